@@ -1,0 +1,48 @@
+"""The fault catalogue: every fault type a scenario can inject.
+
+``Fault`` is the tagged union the scenario model validates against; add a
+type by writing its class in the module of its layer and listing it here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Union
+
+from pydantic import Field
+
+from .base import FaultBase, details, summary
+from .ports import PortBlocked
+from .records import MxHostUnresolvable, MxMissing, PtrMismatch, PtrMissing
+from .spf import SpfIpNotAuthorized, SpfMissing, SpfSyntax, SpfTooManyLookups
+
+CATALOGUE: tuple[type[FaultBase], ...] = (
+    PortBlocked,
+    PtrMissing,
+    PtrMismatch,
+    SpfMissing,
+    SpfSyntax,
+    SpfTooManyLookups,
+    SpfIpNotAuthorized,
+    MxMissing,
+    MxHostUnresolvable,
+)
+
+BY_NAME: dict[str, type[FaultBase]] = {
+    cls.model_fields["type"].default: cls for cls in CATALOGUE
+}
+
+Fault = Annotated[
+    Union[tuple(CATALOGUE)],  # type: ignore[valid-type]
+    Field(discriminator="type"),
+]
+
+
+def closest(name: str) -> str | None:
+    """The known fault name nearest to a misspelt one, if any is near."""
+    found = difflib.get_close_matches(name, BY_NAME, n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+__all__ = ["BY_NAME", "CATALOGUE", "Fault", "FaultBase", "closest", "details",
+           "summary"]

@@ -1,0 +1,104 @@
+"""Faults of the organisation's published DNS: PTR and MX records."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from ..plan import Expected, Plan, reverse_name
+from .base import FaultBase
+
+
+class PtrMissing(FaultBase):
+    """A host's address has no PTR record.
+
+    Reproduces an address whose reverse zone the provider never filled in.
+    Large receivers refuse mail from such an address (Gmail answers 550 5.7.25,
+    Microsoft 550 5.7.1), so it bites the outbound relay first.
+    """
+
+    type: Literal["ptr.missing"] = "ptr.missing"
+    host: str = "relay"
+    findings: ClassVar[tuple[str, ...]] = ("ptr.missing",)
+
+    def apply(self, plan: Plan) -> None:
+        plan.remove(reverse_name(plan.host(self.host).address), "PTR")
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        if not _checked(plan, self.host):
+            return []
+        return [Expected("ptr.missing", plan.host(self.host).address, self.type)]
+
+
+class PtrMismatch(FaultBase):
+    """A host's PTR names a host whose address does not lead back.
+
+    Reproduces a reverse record left over from a renumbering: the PTR exists,
+    but forward-confirmed reverse DNS (RFC 8601 section 2.7.3 'iprev') fails
+    because the name's A record holds another address.
+    """
+
+    type: Literal["ptr.mismatch"] = "ptr.mismatch"
+    host: str = "relay"
+    name: str | None = None
+    findings: ClassVar[tuple[str, ...]] = ("ptr.mismatch",)
+
+    def apply(self, plan: Plan) -> None:
+        target = self.name or self._other(plan)
+        plan.replace(reverse_name(plan.host(self.host).address), "PTR", target)
+
+    def _other(self, plan: Plan) -> str:
+        others = [h for h in plan.hosts.values() if h.name != self.host]
+        return others[0].fqdn if others else f"old-{self.host}.{plan.domain}"
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        if not _checked(plan, self.host):
+            return []
+        return [Expected("ptr.mismatch", plan.host(self.host).address, self.type)]
+
+
+class MxMissing(FaultBase):
+    """The domain publishes no MX record.
+
+    Reproduces a zone migrated without its MX. With no MX and no address at
+    the apex, RFC 5321 section 5.1 leaves senders nowhere to deliver.
+    """
+
+    type: Literal["mx.missing"] = "mx.missing"
+    findings: ClassVar[tuple[str, ...]] = ("mx.missing",)
+
+    def apply(self, plan: Plan) -> None:
+        plan.remove(plan.domain, "MX")
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        return [Expected("mx.missing", plan.domain, self.type)]
+
+
+class MxHostUnresolvable(FaultBase):
+    """The MX names a host that has no address.
+
+    Reproduces an MX still pointing at a decommissioned server: the MX
+    lookup succeeds, the exchange's A lookup answers NXDOMAIN.
+    """
+
+    type: Literal["mx.host-unresolvable"] = "mx.host-unresolvable"
+    exchange: str = "mx-old"
+    findings: ClassVar[tuple[str, ...]] = ("mx.host-unresolvable",)
+
+    def _name(self, plan: Plan) -> str:
+        return self.exchange if "." in self.exchange else (
+            f"{self.exchange}.{plan.domain}")
+
+    def apply(self, plan: Plan) -> None:
+        plan.replace(plan.domain, "MX", (10, self._name(plan)))
+        plan.remove(self._name(plan), "A")
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        return [Expected("mx.host-unresolvable", self._name(plan), self.type)]
+
+
+def _checked(plan: Plan, host: str) -> bool:
+    """The checker looks at PTRs of MX hosts and of the outbound relay."""
+    h = plan.host(host)
+    mx_names = {str(r.value[1]) for r in plan.find(plan.domain, "MX")
+                if isinstance(r.value, tuple)}
+    return host == plan.relay or h.fqdn in mx_names

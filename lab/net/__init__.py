@@ -1,0 +1,1 @@
+"""Addresses and ports of a lab on this machine's loopback network."""

@@ -1,0 +1,206 @@
+"""From scenario to plan: the concrete hosts, addresses, records and ports.
+
+A plan is plain data. It is built once from the baseline organisation, then
+each fault edits it (``Fault.apply``); the services read it and the ground
+truth (``Fault.expected``) is computed from it. Nothing here opens a socket.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .scenario.model import Scenario
+
+#: The standard port of every service a role brings.
+ROLE_SERVICES: dict[str, dict[str, int]] = {
+    "dns": {"dns": 53},
+    "mx": {"smtp": 25},
+    "outbound": {"smtp": 25},
+    "mailbox": {"submission": 587},
+    "autodiscover": {},
+    "edge": {"smtp": 25},
+}
+
+#: Loopback mode puts lab number ``slot`` on 127.<LOOPBACK_NET>.<slot>.0/24.
+LOOPBACK_NET = 77
+
+
+@dataclass(frozen=True)
+class Rec:
+    """One DNS record. ``value`` is text, or a tuple for MX and SRV."""
+
+    name: str
+    rtype: str
+    value: str | tuple[int, str] | tuple[int, int, int, str]
+    ttl: int = 300
+
+
+@dataclass
+class PlannedHost:
+    name: str
+    fqdn: str
+    address: str
+    roles: tuple[str, ...]
+    services: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A finding a correct diagnosis must contain."""
+
+    code: str
+    subject: str
+    because: str = ""
+
+
+@dataclass
+class Plan:
+    """Everything a lab serves, as data."""
+
+    name: str
+    domain: str
+    slot: int
+    hosts: dict[str, PlannedHost]
+    records: list[Rec]
+    zones: list[str]
+    users: dict[str, str]
+    relay: str
+    outside: list[str]
+    #: (host name, port) -> "drop" or "reject"
+    blocked: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: Names of faults applied, in order, for the log.
+    faults: list[str] = field(default_factory=list)
+
+    def host(self, name: str) -> PlannedHost:
+        return self.hosts[name]
+
+    @property
+    def resolver(self) -> PlannedHost:
+        return next(h for h in self.hosts.values() if "dns" in h.roles)
+
+    @property
+    def relay_host(self) -> PlannedHost:
+        return self.hosts[self.relay]
+
+    def spare_address(self, n: int = 0) -> str:
+        """An address in the lab's range that no host uses (an 'old' server)."""
+        return _address(self.slot, 250 - n)
+
+    def find(self, name: str, rtype: str) -> list[Rec]:
+        name = name.lower().rstrip(".")
+        return [r for r in self.records if r.name == name and r.rtype == rtype]
+
+    def remove(self, name: str, rtype: str) -> list[Rec]:
+        gone = self.find(name, rtype)
+        self.records = [r for r in self.records if r not in gone]
+        return gone
+
+    def add(self, name: str, rtype: str, value: Rec.__annotations__["value"]) -> None:
+        self.records.append(Rec(name.lower().rstrip("."), rtype, value))
+
+    def replace(self, name: str, rtype: str, *values: object) -> None:
+        self.remove(name, rtype)
+        for value in values:
+            self.add(name, rtype, value)  # type: ignore[arg-type]
+
+    def expand(self, text: str) -> str:
+        """Expand ``{domain}`` and ``{addr:HOST}`` in scenario-written text."""
+        text = text.replace("{domain}", self.domain)
+        for host in self.hosts.values():
+            text = text.replace("{addr:%s}" % host.name, host.address)
+        return text
+
+
+def reverse_name(address: str) -> str:
+    return ipaddress.ip_address(address).reverse_pointer
+
+
+def _address(slot: int, n: int) -> str:
+    return f"127.{LOOPBACK_NET}.{slot}.{n}"
+
+
+def build_plan(scenario: Scenario, slot: int = 0) -> Plan:
+    """The healthy plan for the scenario's organisation, then its faults."""
+    org = scenario.organisation
+    domain = org.domain
+
+    # Hosts: each its own loopback address, in file order from .10 up.
+    hosts: dict[str, PlannedHost] = {}
+    for i, spec in enumerate(org.hosts):
+        services: dict[str, int] = {}
+        for role in spec.roles:
+            services.update(ROLE_SERVICES[role])
+        hosts[spec.name] = PlannedHost(
+            name=spec.name, fqdn=f"{spec.name}.{domain}",
+            address=_address(slot, 10 + i), roles=tuple(spec.roles),
+            services=services,
+        )
+
+    plan = Plan(
+        name=scenario.name, domain=domain, slot=slot, hosts=hosts, records=[],
+        zones=[domain, f"{slot}.{LOOPBACK_NET}.127.in-addr.arpa"],
+        users={u.name: u.secret for u in org.users}, relay=org.relay,
+        outside=[o.domain for o in scenario.outside],
+    )
+    _baseline_records(plan, scenario)
+
+    for fault in scenario.faults:
+        fault.apply(plan)
+        plan.faults.append(fault.type)
+    return plan
+
+
+def _baseline_records(plan: Plan, scenario: Scenario) -> None:
+    domain = plan.domain
+    dns_hosts = [h for h in plan.hosts.values() if "dns" in h.roles]
+
+    # The zone apex: NS for every DNS host (RFC 1034 section 4.2.1).
+    for h in dns_hosts:
+        plan.add(domain, "NS", h.fqdn)
+    for h in plan.hosts.values():
+        plan.add(h.fqdn, "A", h.address)
+        plan.add(reverse_name(h.address), "PTR", h.fqdn)
+
+    # Mail routing: MX preference in host order, 10, 20, ...
+    mx_hosts = [h for h in plan.hosts.values() if "mx" in h.roles]
+    for i, h in enumerate(mx_hosts):
+        plan.add(domain, "MX", (10 * (i + 1), h.fqdn))
+    plan.add(domain, "TXT", plan.expand(scenario.organisation.spf))
+
+    # Client service discovery (RFC 6186): where to submit mail.
+    for h in plan.hosts.values():
+        if "submission" in h.services:
+            plan.add(f"_submission._tcp.{domain}", "SRV", (0, 1, 587, h.fqdn))
+
+    for spec in scenario.organisation.records:
+        _add_spec(plan, spec.name, spec.type, spec.value, domain)
+
+    # Outside domains: a zone each, with the records the scenario gives.
+    for outside in scenario.outside:
+        plan.zones.append(outside.domain)
+        for h in dns_hosts:
+            plan.add(outside.domain, "NS", h.fqdn)
+        if outside.spf is not None:
+            plan.add(outside.domain, "TXT", plan.expand(outside.spf))
+        for spec in outside.records:
+            _add_spec(plan, spec.name, spec.type, spec.value, outside.domain)
+
+
+def _add_spec(plan: Plan, name: str, rtype: str, value: str, origin: str) -> None:
+    name = plan.expand(name)
+    if name == "@":
+        name = origin
+    elif not name.endswith(".") and not name.endswith(origin):
+        name = f"{name}.{origin}"
+    value = plan.expand(value)
+    if rtype == "MX":
+        pref, exchange = value.split()
+        plan.add(name, rtype, (int(pref), exchange.rstrip(".")))
+    elif rtype == "SRV":
+        prio, weight, port, target = value.split()
+        plan.add(name, rtype, (int(prio), int(weight), int(port), target.rstrip(".")))
+    else:
+        plan.add(name, rtype, value)

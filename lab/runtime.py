@@ -1,0 +1,212 @@
+"""A running lab: the plan's services on real sockets, and their teardown.
+
+``Lab.start`` brings up, in order, the DNS server on the resolver host (its
+UDP bind also claims the lab's slot: a slot whose resolver address is taken
+belongs to another lab), then every host's listeners, then writes the state
+file. ``Lab.stop`` undoes all of it, whatever failed half way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .dns import DnsServer, Responder, Zone
+from .errors import LabStartError
+from .net.blocker import DroppingPort
+from .net.ports import actual_port, may_bind_privileged
+from .plan import Expected, Plan, build_plan
+from .scenario.model import Scenario
+from .smtp.policy import MailPolicy
+from .smtp.server import SmtpListener
+
+log = logging.getLogger(__name__)
+
+MAX_SLOTS = 200
+STATE_FORMAT = 1
+
+
+@dataclass
+class Lab:
+    """One scenario's organisation, served on this machine's loopback."""
+
+    scenario: Scenario
+    slot: int | None = None
+    directory: Path | None = None
+    offset_ports: bool | None = None
+    plan: Plan | None = None
+    ports: dict[str, dict[int, int]] = field(default_factory=dict)
+    _closers: list[Any] = field(default_factory=list)
+    _own_directory: bool = False
+    smtp: dict[str, list[SmtpListener]] = field(default_factory=dict)
+
+    @property
+    def state_file(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "state.json"
+
+    async def start(self) -> None:
+        if self.offset_ports is None:
+            self.offset_ports = not may_bind_privileged()
+        if self.directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="maillab-"))
+            self._own_directory = True
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            await self._claim_slot()
+            await self._start_hosts()
+            self._write_state()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("lab %s is up in slot %d (%s)", self.scenario.name, self.slot,
+                 self.directory)
+
+    async def _claim_slot(self) -> None:
+        slots = [self.slot] if self.slot is not None else range(MAX_SLOTS)
+        for slot in slots:
+            plan = build_plan(self.scenario, slot)
+            resolver = plan.resolver
+            zone = Zone.build(plan.zones, ((r.name, r.rtype, r.value, r.ttl)
+                                           for r in plan.records))
+            port = self._port(53)
+            tcp_blocked = (resolver.name, 53) in plan.blocked
+            server = DnsServer(Responder(zone), resolver.address, port,
+                               tcp=not tcp_blocked)
+            try:
+                await server.start()
+            except OSError as exc:
+                await server.close()
+                if exc.errno == errno.EADDRINUSE and self.slot is None:
+                    continue
+                raise LabStartError(
+                    f"cannot serve DNS on {resolver.address}:{port}: {exc.strerror}"
+                ) from None
+            self.slot, self.plan = slot, plan
+            self._closers.append(server.close)
+            self._record(resolver.address, 53, server.port)
+            return
+        raise LabStartError(f"all {MAX_SLOTS} lab slots are in use")
+
+    async def _start_hosts(self) -> None:
+        plan = self.plan
+        assert plan is not None
+        for host in plan.hosts.values():
+            for service, standard in host.services.items():
+                if service == "dns":
+                    continue
+                port = self._port(standard)
+                mode = plan.blocked.get((host.name, standard))
+                if mode == "reject":
+                    log.warning("fault: %s:%d rejects connections", host.fqdn,
+                                standard)
+                    self._record(host.address, standard, port)
+                    continue
+                if mode == "drop":
+                    dropper = DroppingPort(host.address, port)
+                    self._bind(dropper.start, host.address, port)
+                    self._closers.append(dropper.close)
+                    self._record(host.address, standard, port)
+                    continue
+                if service in ("smtp", "submission"):
+                    await self._start_smtp(host.name, host.fqdn, host.address,
+                                           standard, port, service)
+
+    async def _start_smtp(self, name: str, fqdn: str, address: str, standard: int,
+                          port: int, service: str) -> None:
+        plan = self.plan
+        assert plan is not None
+        policy = MailPolicy(domain=plan.domain, users=plan.users, hostname=fqdn,
+                            submission=service == "submission")
+        listener = SmtpListener(policy, address, port, auth=service == "submission")
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise LabStartError(f"cannot listen on {address}:{port}: {exc.strerror}")
+        self._closers.append(listener.close)
+        self.smtp.setdefault(name, []).append(listener)
+        self._record(address, standard, listener.port)
+        log.info("%s %s on %s:%d", fqdn, service, address, listener.port)
+
+    def _bind(self, start: Any, address: str, port: int) -> None:
+        try:
+            start()
+        except OSError as exc:
+            raise LabStartError(
+                f"cannot hold {address}:{port}: {exc.strerror}") from None
+
+    def _port(self, standard: int) -> int:
+        return actual_port(standard, offset=bool(self.offset_ports))
+
+    def _record(self, address: str, standard: int, actual: int) -> None:
+        self.ports.setdefault(address, {})[standard] = actual
+
+    def state(self) -> dict[str, Any]:
+        """What the checker may know of a running lab: addresses and ports only."""
+        plan = self.plan
+        assert plan is not None
+        resolver = plan.resolver
+        return {
+            "format": STATE_FORMAT,
+            "scenario": plan.name,
+            "domain": plan.domain,
+            "resolver": f"{resolver.address}:{self.ports[resolver.address][53]}",
+            "outbound": [plan.relay_host.address],
+            "hosts": [
+                {"name": h.name, "fqdn": h.fqdn, "address": h.address,
+                 "roles": list(h.roles)}
+                for h in plan.hosts.values()
+            ],
+            "ports": {addr: {str(k): v for k, v in m.items()}
+                      for addr, m in self.ports.items()},
+            "pid": os.getpid(),
+        }
+
+    def _write_state(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    def expected(self) -> list[Expected]:
+        """The ground truth: what a correct diagnosis of this lab contains."""
+        assert self.plan is not None
+        found: list[Expected] = []
+        for fault in self.scenario.faults:
+            found.extend(fault.expected(self.plan))
+        waived = {(w.code, w.subject) for w in self.scenario.findings.waive}
+        found = [e for e in found if (e.code, e.subject) not in waived
+                 and (e.code, None) not in waived]
+        for add in self.scenario.findings.add:
+            found.append(Expected(add.code, self.plan.expand(add.subject or ""),
+                                  add.reason))
+        return list(dict.fromkeys(found))
+
+    async def stop(self) -> None:
+        for close in reversed(self._closers):
+            try:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:  # noqa: BLE001 - keep tearing down the rest
+                log.exception("lab: error while stopping a service")
+        self._closers.clear()
+        if self.directory is not None:
+            self.state_file.unlink(missing_ok=True)
+            if self._own_directory:
+                shutil.rmtree(self.directory, ignore_errors=True)
+        log.info("lab %s stopped", self.scenario.name)
+
+    async def __aenter__(self) -> Lab:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,199 @@
+"""The scenario format, version 1, as pydantic models.
+
+A scenario says only what differs from the healthy baseline organisation:
+every field of ``Organisation`` has the baseline as its default. Models
+forbid unknown keys, so a misspelt field is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..faults import Fault
+
+# RFC 1035 section 2.3.1 labels, as host names use them (RFC 1123 section 2.1).
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+Role = Literal["dns", "mx", "outbound", "mailbox", "autodiscover", "edge"]
+
+
+def _domain(value: str) -> str:
+    name = value.rstrip(".").lower()
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
+        raise ValueError(f"not a domain name: {value!r}")
+    return name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Host(_Strict):
+    """One machine of the organisation, named by its first label."""
+
+    name: str
+    roles: list[Role] = Field(min_length=1)
+    address: str | None = Field(
+        default=None,
+        description="The host's address in isolated mode; loopback mode maps "
+        "every host onto a 127.x.y.z address of its own.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _LABEL.match(value.lower()):
+            raise ValueError(f"not a host label: {value!r}")
+        return value.lower()
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = str(ipaddress.ip_address(value))
+        return value
+
+
+class User(_Strict):
+    name: str = Field(description="Local part of the mailbox address.")
+    password: str = Field(default="", description="Empty: '<name>-lab-password'.")
+
+    @field_validator("name")
+    @classmethod
+    def _local_part(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", value):
+            raise ValueError(f"not a simple mailbox name: {value!r}")
+        return value
+
+    @property
+    def secret(self) -> str:
+        return self.password or f"{self.name}-lab-password"
+
+
+class RecordSpec(_Strict):
+    """An extra DNS record; ``{addr:HOST}`` and ``{domain}`` are expanded."""
+
+    name: str
+    type: Literal["A", "AAAA", "MX", "TXT", "CNAME", "PTR", "SRV", "NS"]
+    value: str
+
+
+def _default_hosts() -> list[Host]:
+    return [
+        Host(name="ns1", roles=["dns"]),
+        Host(name="mx1", roles=["mx"]),
+        Host(name="mail", roles=["mailbox"]),
+        Host(name="relay", roles=["outbound"]),
+    ]
+
+
+def _default_users() -> list[User]:
+    return [User(name="alice"), User(name="bob")]
+
+
+class Organisation(_Strict):
+    """The organisation under test; defaults are the healthy baseline."""
+
+    domain: str = "contoso.test"
+    hosts: list[Host] = Field(default_factory=_default_hosts, min_length=1)
+    users: list[User] = Field(default_factory=_default_users)
+    relay: str = Field(default="relay", description="Host that sends outbound mail.")
+    spf: str = Field(
+        default="v=spf1 mx ip4:{addr:relay} -all",
+        description="The SPF record published at the domain.",
+    )
+    records: list[RecordSpec] = Field(default_factory=list)
+
+    _check_domain = field_validator("domain")(classmethod(lambda cls, v: _domain(v)))
+
+
+class OutsideDomain(_Strict):
+    """A domain outside the organisation that the lab DNS also serves."""
+
+    domain: str
+    spf: str | None = "v=spf1 -all"
+    records: list[RecordSpec] = Field(default_factory=list)
+
+    _check_domain = field_validator("domain")(classmethod(lambda cls, v: _domain(v)))
+
+
+class Symptoms(_Strict):
+    complaint: str = Field(min_length=1, description="What a user reports.")
+    ndr: str | None = Field(default=None, description="The bounce text they got.")
+
+
+class Choice(_Strict):
+    text: str = Field(min_length=1)
+    best: bool = False
+    why: str = Field(min_length=1, description="Why this choice is right or wrong.")
+
+
+class Question(_Strict):
+    """A knowledge check: one best response among three to five choices."""
+
+    stem: str = Field(min_length=1)
+    choices: list[Choice] = Field(min_length=3, max_length=5)
+
+    @model_validator(mode="after")
+    def _one_best(self) -> Question:
+        best = sum(1 for c in self.choices if c.best)
+        if best != 1:
+            raise ValueError(f"a question needs exactly one best choice, found {best}")
+        return self
+
+
+class FindingChange(_Strict):
+    code: str
+    subject: str | None = None
+    reason: str = Field(min_length=1)
+
+
+class FindingOverrides(_Strict):
+    """Findings a scenario adds to or waives from those its faults imply."""
+
+    add: list[FindingChange] = Field(default_factory=list)
+    waive: list[FindingChange] = Field(default_factory=list)
+
+
+class Scenario(_Strict):
+    """A healthy baseline organisation plus the faults injected into it."""
+
+    version: Literal[1] = 1
+    name: str = Field(default="", description="Defaults to the file's stem.")
+    title: str = Field(min_length=1)
+    organisation: Organisation = Field(default_factory=Organisation)
+    outside: list[OutsideDomain] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+    symptoms: Symptoms
+    question: Question
+    findings: FindingOverrides = Field(default_factory=FindingOverrides)
+
+    @property
+    def domain(self) -> str:
+        return self.organisation.domain
+
+
+Location = tuple[str | int, ...]
+
+
+def cross_check(scenario: Scenario) -> Iterator[tuple[Location, str]]:
+    """Rules that span fields, each with the location it should be reported at."""
+    org = scenario.organisation
+    names = [h.name for h in org.hosts]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield ("organisation", "hosts", i, "name"), f"host name used twice: {name}"
+    if org.relay not in names:
+        yield ("organisation", "relay"), f"names no host: {org.relay!r}"
+    if not any("dns" in h.roles for h in org.hosts):
+        yield ("organisation", "hosts"), "no host has the 'dns' role"
+
+    for i, fault in enumerate(scenario.faults):
+        for loc, message in fault.check(scenario):
+            yield ("faults", i, *loc), message

@@ -1,0 +1,1 @@
+"""The lab's SMTP listeners (aiosmtpd): inbound MX, submission, relay."""

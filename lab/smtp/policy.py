@@ -1,0 +1,89 @@
+"""Who may send what to whom: the organisation's recipient and relay policy.
+
+This is the aiosmtpd handler. It holds no socket; the server module wires
+it to listeners. Replies follow RFC 5321 section 4.2 with the enhanced
+status codes of RFC 3463.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+R_OK = "250 2.1.5 OK"
+R_RELAY_DENIED = "550 5.7.1 Unable to relay: {domain} is not a domain of this server"
+R_NO_SUCH_USER = "550 5.1.1 <{address}>: recipient address rejected: user unknown"
+R_AUTH_REQUIRED = "530 5.7.0 Authentication required"
+R_TOO_MANY_RCPT = "452 4.5.3 Too many recipients"
+
+Deliver = Callable[[str, bytes], Awaitable[str]]
+
+
+@dataclass
+class Accepted:
+    """A message this lab answered 250 for, kept for tests and the log."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+    key: str
+
+
+@dataclass
+class MailPolicy:
+    """Accept mail for the organisation's users; refuse to relay elsewhere."""
+
+    domain: str
+    users: dict[str, str]
+    hostname: str
+    deliver: Deliver | None = None
+    submission: bool = False
+    max_recipients: int = 100
+    accepted: list[Accepted] = field(default_factory=list)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any,
+                          address: str, rcpt_options: list[str]) -> str:
+        if self.submission and not session.authenticated:
+            return R_AUTH_REQUIRED
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return R_TOO_MANY_RCPT
+
+        local, _, domain = address.rpartition("@")
+        domain = domain.lower().rstrip(".")
+        if domain != self.domain:
+            if self.submission and session.authenticated:
+                # TODO: queue for the outbound relay; until then, refuse plainly.
+                return "451 4.4.0 Outbound delivery is not available in this lab"
+            log.info("%s refused relay from %s to %s", self.hostname,
+                     session.peer[0], address)
+            return R_RELAY_DENIED.format(domain=domain or "(none)")
+        if local.lower() not in self.users and local.lower() != "postmaster":
+            return R_NO_SUCH_USER.format(address=address)
+
+        envelope.rcpt_tos.append(address)
+        return R_OK
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode("utf-8", "surrogateescape")
+
+        keys = []
+        for rcpt in envelope.rcpt_tos:
+            user = rcpt.rpartition("@")[0].lower()
+            user = "postmaster" if user == "postmaster" else user
+            if self.deliver is not None:
+                # Durable before the reply: the store returns once on disk.
+                keys.append(await self.deliver(user, content))
+            else:
+                keys.append(f"mem{len(self.accepted) + 1}")
+        key = keys[0] if keys else "none"
+        self.accepted.append(Accepted(envelope.mail_from, tuple(envelope.rcpt_tos),
+                                      content, key))
+        log.info("%s accepted a message from <%s> for %s", self.hostname,
+                 envelope.mail_from, ", ".join(envelope.rcpt_tos))
+        return f"250 2.0.0 OK: queued as {key}"

@@ -1,0 +1,252 @@
+"""The ``maillab`` command line. It only wires ``lab`` and ``checker``.
+
+Exit statuses: 0 success; 1 a diagnosis found problems, a scenario did not
+match, or the lab could not start; 2 bad input (a scenario file, an option).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from checker.errors import CheckerError
+from lab.errors import LabError, LabStartError, ScenarioError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _logging(verbose: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(name)s: %(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)])
+
+
+def _fail(message: str, status: int) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(status)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="maillab")
+@click.option("-v", "--verbose", count=True, help="-v for INFO, -vv for DEBUG.")
+def main(verbose: int) -> None:
+    """Mailflow Lab: build a mail organisation, break it, diagnose it."""
+    _logging(verbose)
+
+
+# region: scenarios
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format."""
+    from lab.scenario.model import Scenario
+
+    doc = Scenario.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "Mailflow Lab scenario, format version 1"
+    click.echo(json.dumps(doc, indent=2))
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+def validate(names: tuple[str, ...]) -> None:
+    """Validate scenario files (all bundled ones when none is named)."""
+    from lab.scenario import bundled_names, load
+
+    for name in names or bundled_names():
+        try:
+            scenario = load(name)
+        except ScenarioError as exc:
+            _fail(str(exc), 2)
+        out.print(f"ok  {scenario.name}: {scenario.title}", highlight=False)
+
+
+@main.command()
+def faults() -> None:
+    """List the fault types a scenario can inject."""
+    from lab.faults import CATALOGUE, summary
+
+    table = Table("fault", "what it injects", "findings")
+    for cls in CATALOGUE:
+        table.add_row(cls.model_fields["type"].default, summary(cls),
+                      ", ".join(cls.findings))
+    out.print(table)
+
+
+# endregion
+# region: the lab
+
+@main.command()
+@click.argument("scenario")
+@click.option("--slot", type=int, help="Lab number (address block); default: free.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path),
+              help="Lab directory (kept); default: a temporary one, removed.")
+def up(scenario: str, slot: int | None, directory: Path | None) -> None:
+    """Run a scenario's lab in the foreground until Ctrl-C."""
+    from lab.runtime import Lab
+    from lab.scenario import load
+
+    try:
+        loaded = load(scenario)
+    except ScenarioError as exc:
+        _fail(str(exc), 2)
+
+    async def serve() -> None:
+        lab = Lab(loaded, slot=slot, directory=directory)
+        await lab.start()
+        try:
+            _show_lab(lab)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await lab.stop()
+            err.print("lab stopped; nothing left behind")
+
+    try:
+        asyncio.run(serve())
+    except LabStartError as exc:
+        _fail(str(exc), 1)
+
+
+def _show_lab(lab) -> None:  # type: ignore[no-untyped-def]
+    state = lab.state()
+    table = Table("host", "address", "services (standard → actual port)",
+                  title=f"lab '{state['scenario']}' for {state['domain']}")
+    by_addr = state["ports"]
+    for h in state["hosts"]:
+        ports = by_addr.get(h["address"], {})
+        shown = ", ".join(f"{k}→{v}" if str(v) != k else k for k, v in ports.items())
+        table.add_row(h["fqdn"], h["address"], shown or "-")
+    out.print(table)
+    resolver = state["resolver"]
+    ip, _, port = resolver.rpartition(":")
+    out.print(f"resolver  {resolver}    state file  {lab.state_file}",
+              highlight=False)
+    out.print(f"try       dig @{ip} -p {port} {state['domain']} MX", highlight=False)
+    out.print(f"          maillab check {state['domain']} --lab {lab.state_file}",
+              highlight=False)
+    out.print("Ctrl-C stops the lab.")
+
+
+# endregion
+# region: the checker
+
+@main.command()
+@click.argument("domain")
+@click.option("--resolver", help="DNS server to ask, IP[:PORT].")
+@click.option("--outbound-ip", "outbound", multiple=True,
+              help="Address the organisation sends from (repeatable).")
+@click.option("--lab", "lab_state", type=click.Path(path_type=Path),
+              help="A running lab's state file (resolver, relay, port map).")
+@click.option("--timeout", type=float, default=3.0, show_default=True,
+              help="Seconds for each network step.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(domain: str, resolver: str | None, outbound: tuple[str, ...],
+          lab_state: Path | None, timeout: float, as_json: bool) -> None:
+    """Diagnose DOMAIN's mail flow over the network."""
+    from checker.diagnose import diagnose
+    from checker.target import from_options
+
+    try:
+        target = from_options(domain, resolver, outbound, lab_state)
+        report = asyncio.run(diagnose(target, timeout=timeout,
+                                      dns_timeout=min(timeout, 2.0)))
+    except CheckerError as exc:
+        _fail(str(exc), 2)
+
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _show_report(report)
+    sys.exit(1 if report.findings else 0)
+
+
+def _show_report(report) -> None:  # type: ignore[no-untyped-def]
+    t = report.target
+    out.print(f"[bold]{t.domain}[/] via resolver {t.resolver[0]}:{t.resolver[1]}, "
+              f"{report.queries} DNS queries, {report.elapsed_s:.2f} s",
+              highlight=False)
+    if not report.findings:
+        out.print("[green]no findings[/]: MX, PTR, SPF and SMTP ports look right")
+        return
+    for f in report.findings:
+        colour = {"error": "red", "warning": "yellow"}.get(f.meta.severity, "blue")
+        out.print(f"[{colour}]{f.meta.severity:7}[/] [bold]{f.code}[/] "
+                  f"{f.subject}: {f.summary}", highlight=False)
+        for line in f.evidence:
+            out.print(f"          {line}", highlight=False, markup=False)
+        out.print(f"          fix: {f.meta.remediation} ({f.meta.reference})",
+                  highlight=False, style="dim")
+
+
+# endregion
+# region: run
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option("--jobs", "-j", type=int, default=4, show_default=True,
+              help="Labs run at once.")
+@click.option("--timeout", type=float, default=1.5, show_default=True,
+              help="Seconds for each network step of the checker.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def run(names: tuple[str, ...], jobs: int, timeout: float, as_json: bool) -> None:
+    """Bring up each scenario, diagnose it, compare with its ground truth."""
+    from lab.scenario import bundled_names, load
+
+    from .run import run_many
+
+    chosen = list(names) or bundled_names()
+    try:
+        loaded = [load(n) for n in chosen]
+    except ScenarioError as exc:
+        _fail(str(exc), 2)
+    paths = [n for n in chosen]
+
+    def progress(score) -> None:  # type: ignore[no-untyped-def]
+        if not as_json:
+            mark = "[green]✓[/]" if score.matched else "[red]✗[/]"
+            err.print(f"{mark} {score.scenario}", highlight=False)
+
+    try:
+        scores = asyncio.run(run_many(paths, jobs=jobs, timeout=timeout,
+                                      on_done=progress))
+    except LabError as exc:
+        _fail(str(exc), 1)
+    order = {s.name: i for i, s in enumerate(loaded)}
+    scores.sort(key=lambda s: order.get(s.scenario, 0))
+
+    if as_json:
+        click.echo(json.dumps({"matched": all(s.matched for s in scores),
+                               "scenarios": [s.to_json() for s in scores]},
+                              indent=2))
+    else:
+        table = Table("scenario", "expected", "found", "verdict")
+        for s in scores:
+            verdict = "[green]matched[/]" if s.matched else (
+                f"[red]{s.error}[/]" if s.error else "[red]mismatch[/]")
+            table.add_row(s.scenario, _codes(s.expected) or "(none)",
+                          _codes(s.found) or "(none)", verdict)
+        out.print(table)
+        good = sum(s.matched for s in scores)
+        out.print(f"{good}/{len(scores)} scenarios matched")
+    sys.exit(0 if all(s.matched for s in scores) else 1)
+
+
+def _codes(pairs) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(f"{c} {s}" for c, s in pairs)
+
+
+# endregion

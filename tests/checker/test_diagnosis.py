@@ -1,0 +1,111 @@
+"""The checker against real labs: each fault's finding, by code, and no more."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from checker.diagnose import diagnose
+from checker.target import from_options
+
+#: What a correct diagnosis of each bundled scenario contains, written out
+#: by hand so the test does not grade the lab's ground truth with itself.
+EXPECTED_CODES = {
+    "healthy": set(),
+    "port25-dropped": {"port.filtered"},
+    "port25-rejected": {"port.closed"},
+    "submission-dropped": {"port.filtered"},
+    "ptr-missing": {"ptr.missing"},
+    "ptr-mismatch": {"ptr.mismatch"},
+    "spf-missing": {"spf.missing"},
+    "spf-syntax": {"spf.syntax"},
+    "spf-too-many-lookups": {"spf.too-many-lookups"},
+    "spf-ip-not-authorized": {"spf.ip-not-authorized"},
+    "mx-missing": {"mx.missing"},
+    "mx-host-unresolvable": {"mx.host-unresolvable"},
+}
+
+
+async def _diagnose(lab):
+    target = from_options(lab.plan.domain, None, (), lab.state_file)
+    return await diagnose(target, timeout=1.0, dns_timeout=1.0)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CODES))
+async def test_each_scenario_yields_its_findings(start_lab, name):
+    lab = await start_lab(name)
+    report = await _diagnose(lab)
+
+    codes = {f.code for f in report.findings}
+    assert codes == EXPECTED_CODES[name], [f.summary for f in report.findings]
+
+    # The ground truth agrees, subjects included.
+    found = {(f.code, f.subject) for f in report.findings}
+    assert found == {(e.code, e.subject) for e in lab.expected()}
+    for finding in report.findings:
+        assert finding.evidence, f"{finding.code} carries no evidence"
+        assert finding.meta.remediation and finding.meta.reference
+
+
+async def test_subjects_name_the_host_port_and_address(start_lab):
+    lab = await start_lab("port25-dropped")
+    report = await _diagnose(lab)
+    assert [f.subject for f in report.findings] == ["mx1.contoso.test:25"]
+    assert "timed out" in report.findings[0].evidence[0]
+
+    lab = await start_lab("ptr-missing")
+    report = await _diagnose(lab)
+    relay = lab.plan.relay_host.address
+    assert [f.subject for f in report.findings] == [relay]
+    assert "NXDOMAIN" in report.findings[0].evidence[0]
+
+
+async def test_a_dropped_port_costs_one_timeout_not_one_per_probe(start_lab):
+    lab = await start_lab("port25-dropped")
+    target = from_options(lab.plan.domain, None, (), lab.state_file)
+    report = await diagnose(target, timeout=1.0, dns_timeout=1.0)
+    # Every probe runs concurrently: one 1 s connect timeout bounds the run.
+    assert report.elapsed_s < 1.9
+
+
+async def test_check_command_prints_json_with_evidence(start_lab):
+    import asyncio
+
+    lab = await start_lab("spf-ip-not-authorized")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "maillab", "check", "contoso.test", "--lab",
+         str(lab.state_file), "--json", "--timeout", "1"],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    (finding,) = report["findings"]
+    assert finding["code"] == "spf.ip-not-authorized"
+    assert finding["severity"] == "error"
+    assert finding["reference"].startswith("RFC 7208")
+    assert any("fail" in line for line in finding["evidence"])
+
+
+async def test_check_with_explicit_resolver_and_outbound_ip(healthy_lab):
+    import asyncio
+
+    state = healthy_lab.state()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "maillab", "check", "contoso.test", "--resolver",
+         state["resolver"], "--outbound-ip", state["outbound"][0], "--json",
+         "--timeout", "1"],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["findings"] == []
+
+
+def test_check_refuses_a_bad_resolver_address():
+    done = subprocess.run(
+        [sys.executable, "-m", "maillab", "check", "contoso.test", "--resolver",
+         "not-an-ip"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "not a resolver address" in done.stderr
