@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..dns import DnsClient
 from ..findings import Finding
-from ..spf import check_host
+from ..spf import check_host, count_lookups
 from ..spf.results import LIMIT_DNS_TERMS, SpfEvaluation
 
 #: Evaluated when no outbound address is known, to judge the record alone.
@@ -26,7 +26,18 @@ async def probe_spf(dns: DnsClient, domain: str,
         if finding is not None:
             findings.append(finding)
         if ev.result in ("none", "permerror", "temperror"):
-            break  # the record's own problem: the same for every address
+            return findings  # the record's own problem: the same for every address
+
+    # An address that matches early never reaches the limit; another sender's
+    # might. Walk the whole tree once to see the worst case.
+    count = await count_lookups(dns, domain)
+    if count.exceeds_limit:
+        findings.append(Finding(
+            "spf.too-many-lookups", domain,
+            f"SPF for {domain} can need {count.total} DNS lookups (limit 10); "
+            f"the first term past the limit is {count.first_past_limit}",
+            (f"static count of DNS-querying terms: {count.total}",
+             *count.problems)))
     return findings
 
 
