@@ -26,6 +26,7 @@ from .net.ports import actual_port, may_bind_privileged
 from .plan import Expected, Plan, build_plan
 from .scenario.model import Scenario
 from .smtp.policy import MailPolicy
+from .store import MailStore
 from .smtp.server import SmtpListener
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Lab:
     _closers: list[Any] = field(default_factory=list)
     _own_directory: bool = False
     smtp: dict[str, list[SmtpListener]] = field(default_factory=dict)
+    store: MailStore | None = None
 
     @property
     def state_file(self) -> Path:
@@ -60,6 +62,8 @@ class Lab:
             self.directory = Path(tempfile.mkdtemp(prefix="maillab-"))
             self._own_directory = True
         self.directory.mkdir(parents=True, exist_ok=True)
+        # Mailboxes outlive the lab when it has a directory of its own choosing.
+        self.store = MailStore(self.directory / "mail")
         try:
             await self._claim_slot()
             await self._start_hosts()
@@ -124,8 +128,10 @@ class Lab:
                           port: int, service: str) -> None:
         plan = self.plan
         assert plan is not None
+        assert self.store is not None
         policy = MailPolicy(domain=plan.domain, users=plan.users, hostname=fqdn,
-                            submission=service == "submission")
+                            submission=service == "submission",
+                            deliver=self.store.deliver_async)
         listener = SmtpListener(policy, address, port, auth=service == "submission")
         try:
             await listener.start()

@@ -51,6 +51,10 @@ async def test_accepts_mail_for_the_organisation(healthy_lab):
     assert accepted[-1].rcpt_tos == ("alice@contoso.test",)
     assert accepted[-1].content.endswith(b"body line\r\n")
 
+    # On disk, in alice's Maildir, before the 250 came back.
+    (stored,) = healthy_lab.store.mailbox("alice").list()
+    assert healthy_lab.store.mailbox("alice").read(stored.key) == message
+
 
 async def test_refuses_to_relay_and_unknown_users(healthy_lab):
     def send():
