@@ -56,6 +56,8 @@ class Answer:
     truncated: bool = False
     elapsed_ms: float = 0.0
     detail: str = ""
+    #: Aliases followed to reach the answer (RFC 1034 section 3.6.2).
+    cnames: tuple[str, ...] = ()
 
     @property
     def definite(self) -> bool:
@@ -69,7 +71,8 @@ class Answer:
         head += f", {self.elapsed_ms:.0f} ms)"
         if self.status == "ok":
             shown = ", ".join(_show(r) for r in self.records)
-            return f"{head}: {shown}"
+            alias = "".join(f" (via CNAME {c})" for c in self.cnames)
+            return f"{head}{alias}: {shown}"
         tail = f": {self.status.upper()}"
         return head + tail + (f" ({self.detail})" if self.detail else "")
 
@@ -150,16 +153,22 @@ class DnsClient:
                               f"rcode {dns.rcode.to_text(rcode)}")
 
         records = _records(reply, qname, rdtype)
+        cnames = () if rdtype == "CNAME" else tuple(
+            rr.name.to_text().rstrip(".").lower() for rr in reply.answer
+            if rr.rdtype == dns.rdatatype.CNAME)
         status = "ok" if records else "nodata"
-        return self._done(qname, rdtype, status, records, via, truncated, started)
+        return self._done(qname, rdtype, status, records, via, truncated, started,
+                          cnames=cnames)
 
     def _done(self, qname: str, rdtype: str, status: Status,
               records: tuple[Record, ...], via: str, truncated: bool,
-              started: float, detail: str = "") -> Answer:
+              started: float, detail: str = "",
+              cnames: tuple[str, ...] = ()) -> Answer:
         answer = Answer(
             qname=qname.rstrip(".").lower(), rdtype=rdtype, status=status,
             records=records, via=via, truncated=truncated,
             elapsed_ms=(time.monotonic() - started) * 1000, detail=detail,
+            cnames=cnames,
         )
         log.debug("dns %s", answer.evidence())
         self.queries.append(answer)

@@ -11,6 +11,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .dns.responder import Rule
+
 if TYPE_CHECKING:
     from .scenario.model import Scenario
 
@@ -71,6 +73,8 @@ class Plan:
     outside: list[str]
     #: (host name, port) -> "drop" or "reject"
     blocked: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: Misbehaviours of the lab's DNS server, by name.
+    dns_rules: list[Rule] = field(default_factory=list)
     #: Names of faults applied, in order, for the log.
     faults: list[str] = field(default_factory=list)
 
@@ -84,6 +88,16 @@ class Plan:
     @property
     def relay_host(self) -> PlannedHost:
         return self.hosts[self.relay]
+
+    def add_host(self, name: str, roles: tuple[str, ...],
+                 services: dict[str, int]) -> PlannedHost:
+        """A host a fault brings (a lame name server, an old relay, ...)."""
+        address = self.spare_address(10 + len(self.hosts))
+        host = PlannedHost(name, f"{name}.{self.domain}", address, roles, services)
+        self.hosts[name] = host
+        self.add(host.fqdn, "A", address)
+        self.add(reverse_name(address), "PTR", host.fqdn)
+        return host
 
     def spare_address(self, n: int = 0) -> str:
         """An address in the lab's range that no host uses (an 'old' server)."""
@@ -169,6 +183,8 @@ def _baseline_records(plan: Plan, scenario: Scenario) -> None:
     for i, h in enumerate(mx_hosts):
         plan.add(domain, "MX", (10 * (i + 1), h.fqdn))
     plan.add(domain, "TXT", plan.expand(scenario.organisation.spf))
+    if scenario.organisation.dmarc is not None:
+        plan.add(f"_dmarc.{domain}", "TXT", plan.expand(scenario.organisation.dmarc))
 
     # Client service discovery (RFC 6186): where to submit mail.
     for h in plan.hosts.values():

@@ -82,9 +82,9 @@ class Lab:
             zone = Zone.build(plan.zones, ((r.name, r.rtype, r.value, r.ttl)
                                            for r in plan.records))
             port = self._port(53)
-            tcp_blocked = (resolver.name, 53) in plan.blocked
-            server = DnsServer(Responder(zone), resolver.address, port,
-                               tcp=not tcp_blocked)
+            tcp_mode = plan.blocked.get((resolver.name, 53))
+            server = DnsServer(Responder(zone, plan.dns_rules), resolver.address,
+                               port, tcp=tcp_mode is None)
             try:
                 await server.start()
             except OSError as exc:
@@ -97,6 +97,13 @@ class Lab:
             self.slot, self.plan = slot, plan
             self._closers.append(server.close)
             self._record(resolver.address, 53, server.port)
+            if tcp_mode == "drop":
+                dropper = DroppingPort(resolver.address, server.port)
+                self._bind(dropper.start, resolver.address, server.port)
+                self._closers.append(dropper.close)
+            if tcp_mode is not None:
+                log.warning("fault: DNS over TCP on %s:%d is blocked (%s)",
+                            resolver.address, server.port, tcp_mode)
             return
         raise LabStartError(f"all {MAX_SLOTS} lab slots are in use")
 
@@ -106,6 +113,8 @@ class Lab:
         for host in plan.hosts.values():
             for service, standard in host.services.items():
                 if service == "dns":
+                    if host is not plan.resolver:
+                        await self._start_lame_dns(host.fqdn, host.address)
                     continue
                 port = self._port(standard)
                 mode = plan.blocked.get((host.name, standard))
@@ -141,6 +150,17 @@ class Lab:
         self.smtp.setdefault(name, []).append(listener)
         self._record(address, standard, listener.port)
         log.info("%s %s on %s:%d", fqdn, service, address, listener.port)
+
+    async def _start_lame_dns(self, fqdn: str, address: str) -> None:
+        """A name server that holds no zone: REFUSED for every question."""
+        server = DnsServer(Responder(Zone.build([], [])), address, self._port(53))
+        try:
+            await server.start()
+        except OSError as exc:
+            raise LabStartError(f"cannot serve DNS on {address}: {exc.strerror}")
+        self._closers.append(server.close)
+        self._record(address, 53, server.port)
+        log.warning("fault: %s is a lame name server (%s)", fqdn, address)
 
     def _bind(self, start: Any, address: str, port: int) -> None:
         try:

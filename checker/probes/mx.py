@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 
 from ..dns import Answer, DnsClient
 from ..findings import Finding
+from .dnsfail import dns_failure
 
 
 @dataclass(frozen=True)
@@ -16,9 +18,14 @@ class Exchange:
     addresses: tuple[str, ...]
 
 
-def inconclusive(answer: Answer, why: str) -> Finding:
-    return Finding("dns.inconclusive", f"{answer.qname}/{answer.rdtype}",
-                   f"{why}: {answer.status.upper()}", (answer.evidence(),))
+@dataclass(frozen=True)
+class Routing:
+    """What the MX lookup established about the domain."""
+
+    exchanges: list[Exchange]
+    findings: list[Finding]
+    null_mx: bool = False
+    exists: bool = True
 
 
 async def addresses(dns: DnsClient, name: str) -> tuple[list[str], list[Answer]]:
@@ -27,39 +34,80 @@ async def addresses(dns: DnsClient, name: str) -> tuple[list[str], list[Answer]]
     return found, [a, aaaa]
 
 
-async def probe_mx(dns: DnsClient, domain: str) -> tuple[list[Exchange], list[Finding]]:
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+async def probe_mx(dns: DnsClient, domain: str) -> Routing:
     """The exchanges to deliver to, in preference order, and what is wrong."""
     answer = await dns.query(domain, "MX")
     if not answer.definite:
-        return [], [inconclusive(answer, "the MX lookup failed")]
-
+        return Routing([], [dns_failure(answer, "the MX lookup failed")])
+    if answer.status == "nxdomain":
+        return Routing([], [Finding("dns.nxdomain", domain,
+                                    f"{domain} does not exist (NXDOMAIN)",
+                                    (answer.evidence(),))], exists=False)
     if answer.status != "ok":
-        # RFC 5321 section 5.1: no MX means the domain itself is the exchange.
-        found, asked = await addresses(dns, domain)
-        if found:
-            return [Exchange(0, domain, tuple(found))], []
-        undecided = [a for a in asked if not a.definite]
-        if undecided:
-            return [], [inconclusive(undecided[0], "the implicit MX lookup failed")]
-        evidence = (answer.evidence(), *(a.evidence() for a in asked))
-        return [], [Finding("mx.missing", domain,
-                            f"{domain} has no MX record and no address", evidence)]
+        return await _implicit(dns, domain, answer)
 
     records = sorted((r for r in answer.records if isinstance(r, tuple)),
                      key=lambda r: (r[0], r[1]))
-    resolved = await asyncio.gather(*(addresses(dns, str(r[1])) for r in records))
+    # RFC 7505 section 3: a single MX of '.' says the domain takes no mail.
+    if len(records) == 1 and records[0][1] in ("", "."):
+        return Routing([], [], null_mx=True)
+
     exchanges: list[Exchange] = []
     findings: list[Finding] = []
-    for (pref, name), (found, asked) in zip(records, resolved, strict=True):
+    names = [str(r[1]) for r in records if not _is_address(str(r[1]))]
+    for pref, name in records:
+        if _is_address(str(name)):
+            findings.append(Finding(
+                "mx.ip-literal", str(name),
+                f"MX {pref} {name} is an address, not a host name",
+                (answer.evidence(),)))
+    resolved = dict(zip(names, await asyncio.gather(
+        *(addresses(dns, n) for n in names)), strict=True))
+
+    for pref, name in records:
+        if str(name) not in resolved:
+            continue
+        found, asked = resolved[str(name)]
+        aliased = [a for a in asked if a.cnames]
+        if aliased:
+            findings.append(Finding(
+                "mx.cname", str(name), f"MX {pref} {name} is an alias (CNAME)",
+                (answer.evidence(), *(a.evidence() for a in aliased))))
         if found:
             exchanges.append(Exchange(int(pref), str(name), tuple(found)))
             continue
         undecided = [a for a in asked if not a.definite]
         if undecided:
-            findings.append(inconclusive(undecided[0], f"cannot resolve MX {name}"))
+            findings.append(dns_failure(undecided[0], f"cannot resolve MX {name}"))
             continue
         findings.append(Finding(
             "mx.host-unresolvable", str(name),
             f"MX {pref} {name} has no address",
             (answer.evidence(), *(a.evidence() for a in asked))))
-    return exchanges, findings
+    return Routing(exchanges, findings)
+
+
+async def _implicit(dns: DnsClient, domain: str, answer: Answer) -> Routing:
+    """RFC 5321 section 5.1: no MX means the domain itself is the exchange."""
+    found, asked = await addresses(dns, domain)
+    evidence = (answer.evidence(), *(a.evidence() for a in asked))
+    if found:
+        return Routing([Exchange(0, domain, tuple(found))], [Finding(
+            "mx.implicit", domain,
+            f"{domain} has no MX; mail goes to its own address {found[0]}",
+            evidence)])
+    undecided = [a for a in asked if not a.definite]
+    if undecided:
+        return Routing([], [dns_failure(undecided[0],
+                                        "the implicit MX lookup failed")])
+    return Routing([], [Finding("mx.missing", domain,
+                                f"{domain} has no MX record and no address",
+                                evidence)])

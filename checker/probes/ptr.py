@@ -7,7 +7,7 @@ import ipaddress
 
 from ..dns import DnsClient
 from ..findings import Finding
-from .mx import inconclusive
+from .dnsfail import dns_failure
 
 #: RFC 8601 section 2.7.3 lets a verifier stop after this many PTR names.
 MAX_PTR_NAMES = 10
@@ -17,7 +17,7 @@ async def probe_ptr(dns: DnsClient, address: str, role: str) -> list[Finding]:
     rname = ipaddress.ip_address(address).reverse_pointer
     answer = await dns.query(rname, "PTR")
     if not answer.definite:
-        return [inconclusive(answer, f"the PTR lookup for {address} failed")]
+        return [dns_failure(answer, f"the PTR lookup for {address} failed")]
     if answer.status != "ok":
         return [Finding("ptr.missing", address,
                         f"the {role} address {address} has no PTR record",
@@ -33,7 +33,7 @@ async def probe_ptr(dns: DnsClient, address: str, role: str) -> list[Finding]:
             return []
     undecided = [a for a in forward if not a.definite]
     if undecided:
-        return [inconclusive(undecided[0], f"cannot confirm the PTR of {address}")]
+        return [dns_failure(undecided[0], f"cannot confirm the PTR of {address}")]
     return [Finding(
         "ptr.mismatch", address,
         f"the PTR of the {role} address {address} names "

@@ -12,9 +12,39 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from .base import FaultBase, details, summary
+from .dmarc import DmarcMissing, DmarcPolicyNone, DmarcSyntax
+from .dns import (
+    DnsLame,
+    DnsNxdomain,
+    DnsRefused,
+    DnsServfail,
+    DnsSlow,
+    DnsTcpBlocked,
+    DnsTimeout,
+)
 from .ports import PortBlocked
-from .records import MxHostUnresolvable, MxMissing, PtrMismatch, PtrMissing
-from .spf import SpfIpNotAuthorized, SpfMissing, SpfSyntax, SpfTooManyLookups
+from .records import (
+    MxHostUnresolvable,
+    MxImplicit,
+    MxMissing,
+    MxNull,
+    MxToCname,
+    MxToIpLiteral,
+    PtrMismatch,
+    PtrMissing,
+)
+from .spf import (
+    SpfIncludeMissing,
+    SpfIpNotAuthorized,
+    SpfMissing,
+    SpfMultipleRecords,
+    SpfPlusAll,
+    SpfPtrMechanism,
+    SpfSyntax,
+    SpfTooManyLookups,
+    SpfUnsplitLongString,
+    SpfVoidLookups,
+)
 
 CATALOGUE: tuple[type[FaultBase], ...] = (
     PortBlocked,
@@ -26,6 +56,26 @@ CATALOGUE: tuple[type[FaultBase], ...] = (
     SpfIpNotAuthorized,
     MxMissing,
     MxHostUnresolvable,
+    MxToCname,
+    MxToIpLiteral,
+    MxNull,
+    MxImplicit,
+    SpfVoidLookups,
+    SpfMultipleRecords,
+    SpfIncludeMissing,
+    SpfPlusAll,
+    SpfPtrMechanism,
+    SpfUnsplitLongString,
+    DnsServfail,
+    DnsTimeout,
+    DnsRefused,
+    DnsNxdomain,
+    DnsSlow,
+    DnsTcpBlocked,
+    DnsLame,
+    DmarcMissing,
+    DmarcSyntax,
+    DmarcPolicyNone,
 )
 
 BY_NAME: dict[str, type[FaultBase]] = {

@@ -102,3 +102,83 @@ def _checked(plan: Plan, host: str) -> bool:
     mx_names = {str(r.value[1]) for r in plan.find(plan.domain, "MX")
                 if isinstance(r.value, tuple)}
     return host == plan.relay or h.fqdn in mx_names
+
+
+class MxToCname(FaultBase):
+    """The MX names an alias (a CNAME) instead of a host.
+
+    Reproduces an MX pointed at a load balancer's friendly name. RFC 2181
+    section 10.3 forbids it: many senders follow the alias anyway, some
+    refuse, and the answer costs an extra lookup.
+    """
+
+    type: Literal["mx.to-cname"] = "mx.to-cname"
+    alias: str = "mail-in"
+    findings: ClassVar[tuple[str, ...]] = ("mx.cname",)
+
+    def apply(self, plan: Plan) -> None:
+        name = f"{self.alias}.{plan.domain}"
+        targets = [r.value[1] for r in plan.find(plan.domain, "MX")
+                   if isinstance(r.value, tuple)]
+        plan.add(name, "CNAME", str(targets[0]) if targets else plan.relay_host.fqdn)
+        plan.replace(plan.domain, "MX", (10, name))
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        return [Expected("mx.cname", f"{self.alias}.{plan.domain}", self.type)]
+
+
+class MxToIpLiteral(FaultBase):
+    """The MX holds an address where a host name belongs.
+
+    Reproduces an admin who typed the server's IP into the MX field. RFC 5321
+    section 5.1 (and RFC 7505 section 1) want a name; senders look the
+    'name' up, find nothing, and give up.
+    """
+
+    type: Literal["mx.to-ip-literal"] = "mx.to-ip-literal"
+    host: str = "mx1"
+    findings: ClassVar[tuple[str, ...]] = ("mx.ip-literal",)
+
+    def apply(self, plan: Plan) -> None:
+        plan.replace(plan.domain, "MX", (10, plan.host(self.host).address))
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        return [Expected("mx.ip-literal", plan.host(self.host).address, self.type)]
+
+
+class MxNull(FaultBase):
+    """The domain publishes a null MX although it sends and receives mail.
+
+    Reproduces a parked-domain template applied to a live domain. RFC 7505
+    says the domain accepts no mail: senders bounce at once (5.1.10), so
+    even replies to the domain's own outgoing mail are lost.
+    """
+
+    type: Literal["mx.null"] = "mx.null"
+    findings: ClassVar[tuple[str, ...]] = ("mx.null",)
+
+    def apply(self, plan: Plan) -> None:
+        plan.replace(plan.domain, "MX", (0, "."))
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        return [Expected("mx.null", plan.domain, self.type)]
+
+
+class MxImplicit(FaultBase):
+    """No MX; the domain's own address receives the mail.
+
+    Reproduces a small domain that relies on the implicit MX of RFC 5321
+    section 5.1. It works with conforming senders, but it is fragile: some
+    filters treat a domain without MX as unable to receive mail.
+    """
+
+    type: Literal["mx.implicit"] = "mx.implicit"
+    host: str = "mx1"
+    findings: ClassVar[tuple[str, ...]] = ("mx.implicit",)
+
+    def apply(self, plan: Plan) -> None:
+        plan.remove(plan.domain, "MX")
+        plan.add(plan.domain, "A", plan.host(self.host).address)
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        return [Expected("mx.implicit", plan.domain, self.type)]

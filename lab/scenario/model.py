@@ -108,6 +108,10 @@ class Organisation(_Strict):
         default="v=spf1 mx ip4:{addr:relay} -all",
         description="The SPF record published at the domain.",
     )
+    dmarc: str | None = Field(
+        default="v=DMARC1; p=reject; rua=mailto:dmarc-reports@{domain}",
+        description="The DMARC record at _dmarc.<domain>; null for none.",
+    )
     records: list[RecordSpec] = Field(default_factory=list)
 
     _check_domain = field_validator("domain")(classmethod(lambda cls, v: _domain(v)))
