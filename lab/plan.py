@@ -69,7 +69,7 @@ class Plan:
     records: list[Rec]
     zones: list[str]
     users: dict[str, str]
-    relay: str
+    relay: str | None
     outside: list[str]
     #: (host name, port) -> "drop" or "reject"
     blocked: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -87,6 +87,8 @@ class Plan:
 
     @property
     def relay_host(self) -> PlannedHost:
+        if self.relay is None:
+            raise LookupError(f"scenario {self.name} has no outbound relay")
         return self.hosts[self.relay]
 
     def add_host(self, name: str, roles: tuple[str, ...],
@@ -125,6 +127,7 @@ class Plan:
         text = text.replace("{domain}", self.domain)
         for host in self.hosts.values():
             text = text.replace("{addr:%s}" % host.name, host.address)
+            text = text.replace("{rev:%s}" % host.name, reverse_name(host.address))
         return text
 
 

@@ -185,7 +185,7 @@ class Lab:
             "scenario": plan.name,
             "domain": plan.domain,
             "resolver": f"{resolver.address}:{self.ports[resolver.address][53]}",
-            "outbound": [plan.relay_host.address],
+            "outbound": [plan.relay_host.address] if plan.relay else [],
             "hosts": [
                 {"name": h.name, "fqdn": h.fqdn, "address": h.address,
                  "roles": list(h.roles)}

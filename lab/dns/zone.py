@@ -88,26 +88,40 @@ class Zone:
         while apex is not None:
             self.names.add(name)
             if name == apex or "." not in name:
+                if apex == "" and name:
+                    name = ""
+                    continue
                 break
             name = name.split(".", 1)[1]
 
     def apex_of(self, name: str) -> str | None:
+        """The longest apex holding ``name``; "" is the root, holding all."""
         name = _key(name)
         for apex in self.apexes:
-            if name == apex or name.endswith("." + apex):
+            if name == apex or name.endswith("." + apex) or apex == "":
                 return apex
         return None
+
+    def add_name(self, name: str) -> None:
+        """A name that exists without records of its own (NODATA for all)."""
+        self.names.add(_key(name))
 
     def soa(self, apex: str) -> RR:
         primary = next(iter(self.records.get((apex, "NS"), [])), None)
         mname = str(primary.rdata.label) if primary else f"ns.{apex}"
-        rdata = SOA(mname, f"hostmaster.{apex}", (1, 3600, 600, 86400, NEGATIVE_TTL))
+        rdata = SOA(mname, f"hostmaster.{apex}".rstrip("."),
+                    (1, 3600, 600, 86400, NEGATIVE_TTL))
         return RR(DNSLabel(apex), QTYPE.SOA, rdata=rdata, ttl=NEGATIVE_TTL)
 
     def lookup(self, qname: str, qtype: str) -> Answer:
         name = _key(qname)
         apex = self.apex_of(name)
         if apex is None:
+            if name.rpartition(".")[2].isdigit():
+                # No top-level label is all digits (RFC 3696 section 2): an
+                # address typed where a name belongs does not exist, as the
+                # root would say.
+                return Answer("NXDOMAIN")
             return Answer("REFUSED", authoritative=False)
 
         out = Answer("NOERROR")

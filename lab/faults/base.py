@@ -26,6 +26,8 @@ class FaultBase(BaseModel):
 
     type: str
     findings: ClassVar[tuple[str, ...]] = ()
+    #: Whether the fault acts on the outbound relay (and so needs one).
+    needs_relay: ClassVar[bool] = False
 
     def apply(self, plan: Plan) -> None:
         """Edit the plan so the lab serves the fault."""
@@ -37,6 +39,8 @@ class FaultBase(BaseModel):
 
     def check(self, scenario: Scenario) -> Iterator[tuple[Location, str]]:
         """Rules that need the whole scenario (a host that exists, ...)."""
+        if self.needs_relay and scenario.organisation.relay is None:
+            yield ("type",), f"{self.type} needs an outbound relay; the scenario has none"
         host = getattr(self, "host", None)
         if host is not None and host not in {h.name for h in
                                               scenario.organisation.hosts}:

@@ -116,6 +116,7 @@ class DnsTcpBlocked(FaultBase):
     """
 
     type: Literal["dns.tcp-blocked"] = "dns.tcp-blocked"
+    needs_relay: ClassVar[bool] = True
     mode: Literal["drop", "reject"] = "drop"
     findings: ClassVar[tuple[str, ...]] = ("dns.tcp-blocked",)
 

@@ -63,6 +63,7 @@ class SpfTooManyLookups(FaultBase):
     """
 
     type: Literal["spf.too-many-lookups"] = "spf.too-many-lookups"
+    needs_relay: ClassVar[bool] = True
     includes: int = 11
     findings: ClassVar[tuple[str, ...]] = ("spf.too-many-lookups",)
 
@@ -86,6 +87,7 @@ class SpfIpNotAuthorized(FaultBase):
     """
 
     type: Literal["spf.ip-not-authorized"] = "spf.ip-not-authorized"
+    needs_relay: ClassVar[bool] = True
     findings: ClassVar[tuple[str, ...]] = ("spf.ip-not-authorized",)
 
     def apply(self, plan: Plan) -> None:
@@ -104,6 +106,7 @@ class SpfVoidLookups(FaultBase):
     """
 
     type: Literal["spf.void-lookups"] = "spf.void-lookups"
+    needs_relay: ClassVar[bool] = True
     findings: ClassVar[tuple[str, ...]] = ("spf.void-lookups",)
 
     def apply(self, plan: Plan) -> None:
@@ -141,6 +144,7 @@ class SpfIncludeMissing(FaultBase):
     """
 
     type: Literal["spf.include-missing"] = "spf.include-missing"
+    needs_relay: ClassVar[bool] = True
     target: str = "spf.mailvendor.test"
     findings: ClassVar[tuple[str, ...]] = ("spf.include-missing",)
 
@@ -165,6 +169,7 @@ class SpfPlusAll(FaultBase):
     """
 
     type: Literal["spf.plus-all"] = "spf.plus-all"
+    needs_relay: ClassVar[bool] = True
     findings: ClassVar[tuple[str, ...]] = ("spf.plus-all",)
 
     def apply(self, plan: Plan) -> None:
@@ -183,6 +188,7 @@ class SpfPtrMechanism(FaultBase):
     """
 
     type: Literal["spf.ptr-mechanism"] = "spf.ptr-mechanism"
+    needs_relay: ClassVar[bool] = True
     findings: ClassVar[tuple[str, ...]] = ("spf.ptr-mechanism",)
 
     def apply(self, plan: Plan) -> None:
@@ -203,6 +209,7 @@ class SpfUnsplitLongString(FaultBase):
     """
 
     type: Literal["spf.unsplit-long-string"] = "spf.unsplit-long-string"
+    needs_relay: ClassVar[bool] = True
     findings: ClassVar[tuple[str, ...]] = ("spf.unsplit-long-string",
                                           "spf.ip-not-authorized")
 

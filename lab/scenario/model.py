@@ -103,7 +103,9 @@ class Organisation(_Strict):
     domain: str = "contoso.test"
     hosts: list[Host] = Field(default_factory=_default_hosts, min_length=1)
     users: list[User] = Field(default_factory=_default_users)
-    relay: str = Field(default="relay", description="Host that sends outbound mail.")
+    relay: str | None = Field(default="relay",
+                              description="Host that sends outbound mail; null "
+                              "for a domain that sends none.")
     spf: str = Field(
         default="v=spf1 mx ip4:{addr:relay} -all",
         description="The SPF record published at the domain.",
@@ -193,7 +195,7 @@ def cross_check(scenario: Scenario) -> Iterator[tuple[Location, str]]:
     for i, name in enumerate(names):
         if name in names[:i]:
             yield ("organisation", "hosts", i, "name"), f"host name used twice: {name}"
-    if org.relay not in names:
+    if org.relay is not None and org.relay not in names:
         yield ("organisation", "relay"), f"names no host: {org.relay!r}"
     if not any("dns" in h.roles for h in org.hosts):
         yield ("organisation", "hosts"), "no host has the 'dns' role"

@@ -10,6 +10,7 @@ import pytest
 
 from checker.diagnose import diagnose
 from checker.target import from_options
+from lab.scenario import bundled_names
 
 #: What a correct diagnosis of each bundled scenario contains, written out
 #: by hand so the test does not grade the lab's ground truth with itself.
@@ -26,6 +27,31 @@ EXPECTED_CODES = {
     "spf-ip-not-authorized": {"spf.ip-not-authorized"},
     "mx-missing": {"mx.missing"},
     "mx-host-unresolvable": {"mx.host-unresolvable"},
+    "dns-servfail": {"dns.servfail"},
+    "dns-timeout": {"dns.timeout"},
+    "dns-refused": {"dns.refused"},
+    "dns-nxdomain": {"dns.nxdomain"},
+    "dns-slow": {"dns.slow"},
+    "dns-tcp-blocked": {"dns.tcp-blocked"},
+    "dns-lame": {"dns.lame"},
+    "mx-to-cname": {"mx.cname"},
+    "mx-to-ip-literal": {"mx.ip-literal"},
+    "mx-null": {"mx.null"},
+    "mx-implicit": {"mx.implicit"},
+    "spf-void-lookups": {"spf.void-lookups"},
+    "spf-multiple-records": {"spf.multiple-records"},
+    "spf-include-missing": {"spf.include-missing"},
+    "spf-plus-all": {"spf.plus-all"},
+    "spf-ptr-mechanism": {"spf.ptr-mechanism"},
+    "spf-unsplit-long-string": {"spf.unsplit-long-string",
+                                "spf.ip-not-authorized"},
+    "dmarc-missing": {"dmarc.missing"},
+    "dmarc-syntax": {"dmarc.syntax"},
+    "dmarc-policy-none": {"dmarc.policy-none"},
+    "lookalike-mx-priorities": set(),
+    "lookalike-spf-near-limit": set(),
+    "lookalike-parked-domain": set(),
+    "lookalike-ptr-several-names": set(),
 }
 
 
@@ -48,6 +74,11 @@ async def test_each_scenario_yields_its_findings(start_lab, name):
     for finding in report.findings:
         assert finding.evidence, f"{finding.code} carries no evidence"
         assert finding.meta.remediation and finding.meta.reference
+
+
+def test_every_bundled_scenario_has_a_written_expectation():
+    missing = set(bundled_names()) - set(EXPECTED_CODES)
+    assert not missing, f"add the expected codes of {sorted(missing)} here"
 
 
 async def test_subjects_name_the_host_port_and_address(start_lab):
