@@ -21,10 +21,20 @@ ROLE_SERVICES: dict[str, dict[str, int]] = {
     "dns": {"dns": 53},
     "mx": {"smtp": 25},
     "outbound": {"smtp": 25},
-    "mailbox": {"submission": 587},
-    "autodiscover": {},
-    "edge": {"smtp": 25},
+    "mailbox": {"submission": 587, "imap": 143, "imaps": 993, "pop3": 110,
+                "pop3s": 995},
+    "autodiscover": {"http": 80, "https": 443},
+    "edge": {"smtp": 25, "ldaps": 50636},
 }
+
+#: Services that speak TLS, at once or after STARTTLS/STLS.
+TLS_SERVICES = frozenset({"smtp", "submission", "imap", "imaps", "pop3", "pop3s",
+                          "https", "ldaps"})
+
+#: Client service discovery records (RFC 6186) by service.
+SRV_LABELS = {"submission": "_submission._tcp", "imap": "_imap._tcp",
+              "imaps": "_imaps._tcp", "pop3": "_pop3._tcp", "pop3s": "_pop3s._tcp",
+              "https": "_autodiscover._tcp"}
 
 #: Loopback mode puts lab number ``slot`` on 127.<LOOPBACK_NET>.<slot>.0/24.
 LOOPBACK_NET = 77
@@ -47,6 +57,31 @@ class PlannedHost:
     address: str
     roles: tuple[str, ...]
     services: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SmtpTweaks:
+    """How one SMTP listener departs from a correct server."""
+
+    #: "offered", "missing" (not advertised) or "broken" (handshake fails).
+    starttls: str = "offered"
+    #: A middlebox doing 'ESMTP inspection': asterisks, STARTTLS stripped.
+    banner_masked: bool = False
+    #: AUTH offered before STARTTLS (submission).
+    auth_before_tls: bool = False
+    #: Accept mail for any domain (the lab still delivers nothing outside).
+    open_relay: bool = False
+    #: A chosen reply at a chosen stage: ("connect"|"ehlo"|"mail"|"rcpt", text).
+    reply: tuple[str, str] | None = None
+    #: Seconds before the greeting.
+    banner_delay: float = 0.0
+
+
+@dataclass
+class HttpTweaks:
+    autodiscover: bool = True
+    redirect_broken: bool = False
+    crl: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,11 +110,43 @@ class Plan:
     blocked: dict[tuple[str, int], str] = field(default_factory=dict)
     #: Misbehaviours of the lab's DNS server, by name.
     dns_rules: list[Rule] = field(default_factory=list)
+    #: (host name, port or None for every port) -> certificate variant.
+    certificates: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    #: (host name, port) -> SMTP behaviour; absent means correct.
+    smtp: dict[tuple[str, int], SmtpTweaks] = field(default_factory=dict)
+    #: Host names whose IMAP advertises LOGINDISABLED even under TLS.
+    imap_login_disabled: set[str] = field(default_factory=set)
+    #: Host name -> HTTP behaviour.
+    http: dict[str, HttpTweaks] = field(default_factory=dict)
     #: Names of faults applied, in order, for the log.
     faults: list[str] = field(default_factory=list)
 
     def host(self, name: str) -> PlannedHost:
         return self.hosts[name]
+
+    def certificate(self, host: str, port: int) -> str:
+        return self.certificates.get((host, port),
+                                     self.certificates.get((host, None), "good"))
+
+    def smtp_tweaks(self, host: str, port: int) -> SmtpTweaks:
+        return self.smtp.setdefault((host, port), SmtpTweaks())
+
+    def http_tweaks(self, host: str) -> HttpTweaks:
+        return self.http.setdefault(host, HttpTweaks())
+
+    def tls_ports(self, host: str) -> list[int]:
+        h = self.hosts[host]
+        return sorted(p for s, p in h.services.items() if s in TLS_SERVICES)
+
+    @property
+    def autodiscover_host(self) -> PlannedHost | None:
+        return next((h for h in self.hosts.values() if "autodiscover" in h.roles),
+                    None)
+
+    @property
+    def crl_url(self) -> str | None:
+        host = self.autodiscover_host
+        return f"http://{host.fqdn}/lab.crl" if host else None
 
     @property
     def resolver(self) -> PlannedHost:
@@ -189,10 +256,12 @@ def _baseline_records(plan: Plan, scenario: Scenario) -> None:
     if scenario.organisation.dmarc is not None:
         plan.add(f"_dmarc.{domain}", "TXT", plan.expand(scenario.organisation.dmarc))
 
-    # Client service discovery (RFC 6186): where to submit mail.
+    # Client service discovery (RFC 6186, and Autodiscover's SRV record).
     for h in plan.hosts.values():
-        if "submission" in h.services:
-            plan.add(f"_submission._tcp.{domain}", "SRV", (0, 1, 587, h.fqdn))
+        for service, port in h.services.items():
+            if service in SRV_LABELS:
+                plan.add(f"{SRV_LABELS[service]}.{domain}", "SRV",
+                         (0, 1, port, h.fqdn))
 
     for spec in scenario.organisation.records:
         _add_spec(plan, spec.name, spec.type, spec.value, domain)

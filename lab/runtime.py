@@ -23,11 +23,12 @@ from .dns import DnsServer, Responder, Zone
 from .errors import LabStartError
 from .net.blocker import DroppingPort
 from .net.ports import actual_port, may_bind_privileged
-from .plan import Expected, Plan, build_plan
+from .plan import Expected, Plan, PlannedHost, build_plan
 from .scenario.model import Scenario
-from .smtp.policy import MailPolicy
-from .store import MailStore
+from .services import Services
 from .smtp.server import SmtpListener
+from .store import MailStore
+from .tls.ca import LabCA
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,16 @@ class Lab:
     ports: dict[str, dict[int, int]] = field(default_factory=dict)
     _closers: list[Any] = field(default_factory=list)
     _own_directory: bool = False
-    smtp: dict[str, list[SmtpListener]] = field(default_factory=dict)
     store: MailStore | None = None
+    services: Services | None = None
+
+    @property
+    def smtp(self) -> dict[str, list[SmtpListener]]:
+        return self.services.smtp if self.services else {}
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.services.ca.ca_path if self.services else None
 
     @property
     def state_file(self) -> Path:
@@ -109,47 +118,66 @@ class Lab:
 
     async def _start_hosts(self) -> None:
         plan = self.plan
-        assert plan is not None
+        assert plan is not None and self.store is not None
+        assert self.directory is not None
+        ca = LabCA.create(self.directory / "tls", org=plan.domain)
+        self.services = Services(plan, self.store, ca, self._port)
+
         for host in plan.hosts.values():
+            web: dict[int, int | None] = {}
             for service, standard in host.services.items():
                 if service == "dns":
                     if host is not plan.resolver:
                         await self._start_lame_dns(host.fqdn, host.address)
                     continue
-                port = self._port(standard)
+                port: int | None = self._port(standard)
                 mode = plan.blocked.get((host.name, standard))
-                if mode == "reject":
-                    log.warning("fault: %s:%d rejects connections", host.fqdn,
-                                standard)
-                    self._record(host.address, standard, port)
+                if mode is not None:
+                    self._block(host, standard, self._port(standard), mode)
+                    port = None
+                if service in ("http", "https"):
+                    web[standard] = port
                     continue
-                if mode == "drop":
-                    dropper = DroppingPort(host.address, port)
-                    self._bind(dropper.start, host.address, port)
-                    self._closers.append(dropper.close)
-                    self._record(host.address, standard, port)
+                if port is None:
                     continue
-                if service in ("smtp", "submission"):
-                    await self._start_smtp(host.name, host.fqdn, host.address,
-                                           standard, port, service)
+                got, close = await self._guarded(
+                    self.services.start(host, service, standard, port),
+                    host.address, port)
+                self._closers.append(close)
+                self._record(host.address, standard, got)
+                log.info("%s %s on %s:%d", host.fqdn, service, host.address, got)
+            if web:
+                await self._start_web(host, web)
 
-    async def _start_smtp(self, name: str, fqdn: str, address: str, standard: int,
-                          port: int, service: str) -> None:
-        plan = self.plan
-        assert plan is not None
-        assert self.store is not None
-        policy = MailPolicy(domain=plan.domain, users=plan.users, hostname=fqdn,
-                            submission=service == "submission",
-                            deliver=self.store.deliver_async)
-        listener = SmtpListener(policy, address, port, auth=service == "submission")
+    async def _start_web(self, host: PlannedHost,
+                         web: dict[int, int | None]) -> None:
+        assert self.services is not None
+        http, https, close = await self._guarded(
+            self.services.start_web(host, web.get(80), web.get(443)),
+            host.address, web.get(80) or 0)
+        self._closers.append(close)
+        if web.get(80) is not None:
+            self._record(host.address, 80, http)
+        if web.get(443) is not None:
+            self._record(host.address, 443, https)
+        log.info("%s http/https on %s:%d/%d", host.fqdn, host.address, http, https)
+
+    def _block(self, host: PlannedHost, standard: int, port: int,
+               mode: str) -> None:
+        log.warning("fault: %s:%d %s connections", host.fqdn, standard,
+                    "drops" if mode == "drop" else "rejects")
+        self._record(host.address, standard, port)
+        if mode == "drop":
+            dropper = DroppingPort(host.address, port)
+            self._bind(dropper.start, host.address, port)
+            self._closers.append(dropper.close)
+
+    async def _guarded(self, starting: Any, address: str, port: int) -> Any:
         try:
-            await listener.start()
+            return await starting
         except OSError as exc:
-            raise LabStartError(f"cannot listen on {address}:{port}: {exc.strerror}")
-        self._closers.append(listener.close)
-        self.smtp.setdefault(name, []).append(listener)
-        self._record(address, standard, listener.port)
-        log.info("%s %s on %s:%d", fqdn, service, address, listener.port)
+            raise LabStartError(
+                f"cannot listen on {address}:{port}: {exc.strerror}") from None
 
     async def _start_lame_dns(self, fqdn: str, address: str) -> None:
         """A name server that holds no zone: REFUSED for every question."""
@@ -186,6 +214,8 @@ class Lab:
             "domain": plan.domain,
             "resolver": f"{resolver.address}:{self.ports[resolver.address][53]}",
             "outbound": [plan.relay_host.address] if plan.relay else [],
+            "ca_file": str(self.ca_file) if self.ca_file else None,
+            "test_account": self._test_account(),
             "hosts": [
                 {"name": h.name, "fqdn": h.fqdn, "address": h.address,
                  "roles": list(h.roles)}
@@ -195,6 +225,15 @@ class Lab:
                       for addr, m in self.ports.items()},
             "pid": os.getpid(),
         }
+
+    def _test_account(self) -> dict[str, str] | None:
+        """The first user, for the checker's end-to-end mail-flow probe."""
+        plan = self.plan
+        assert plan is not None
+        if not plan.users:
+            return None
+        user, password = next(iter(plan.users.items()))
+        return {"address": f"{user}@{plan.domain}", "password": password}
 
     def _write_state(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")

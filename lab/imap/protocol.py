@@ -48,6 +48,9 @@ class SessionConfig:
     hostname: str
     tls_available: bool = False
     login_disabled_before_tls: bool = True
+    #: The imap.login-disabled fault: LOGINDISABLED even under TLS, as a
+    #: server whose authentication back end is switched off.
+    login_disabled_always: bool = False
     limits: Limits = field(default_factory=Limits)
 
 
@@ -265,6 +268,8 @@ class ImapSession(MailboxCommands):
     # -- not authenticated -------------------------------------------------------
 
     def _login_disabled(self) -> bool:
+        if self.config.login_disabled_always:
+            return True
         return self.config.login_disabled_before_tls and not self.tls_active
 
     def _cmd_starttls(self, cmd: Command, events: list[Event]) -> bytes:

@@ -169,6 +169,7 @@ async def start_imap_server(
     ssl_context: ssl.SSLContext | None = None,
     implicit_tls: bool = False,
     login_disabled_before_tls: bool = True,
+    login_disabled_always: bool = False,
     max_connections: int = 200,
     idle_timeout: float = 300.0,
     limits: Limits | None = None,
@@ -181,6 +182,7 @@ async def start_imap_server(
         hostname=hostname,
         tls_available=ssl_context is not None and not implicit_tls,
         login_disabled_before_tls=login_disabled_before_tls,
+        login_disabled_always=login_disabled_always,
         limits=limits or Limits(),
     )
     gate = _Gate(max_connections)

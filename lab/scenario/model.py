@@ -87,9 +87,10 @@ class RecordSpec(_Strict):
 def _default_hosts() -> list[Host]:
     return [
         Host(name="ns1", roles=["dns"]),
-        Host(name="mx1", roles=["mx"]),
+        Host(name="mx1", roles=["mx", "edge"]),
         Host(name="mail", roles=["mailbox"]),
         Host(name="relay", roles=["outbound"]),
+        Host(name="autodiscover", roles=["autodiscover"]),
     ]
 
 

@@ -43,6 +43,9 @@ class MailPolicy:
     deliver: Deliver | None = None
     submission: bool = False
     max_recipients: int = 100
+    #: The smtp.open-relay fault: accept any domain. Such mail is kept in
+    #: memory only; the lab never delivers it anywhere.
+    open_relay: bool = False
     accepted: list[Accepted] = field(default_factory=list)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any,
@@ -55,6 +58,11 @@ class MailPolicy:
         local, _, domain = address.rpartition("@")
         domain = domain.lower().rstrip(".")
         if domain != self.domain:
+            if self.open_relay:
+                log.warning("%s relays for %s to %s (open relay fault)",
+                            self.hostname, session.peer[0], address)
+                envelope.rcpt_tos.append(address)
+                return R_OK
             if self.submission and session.authenticated:
                 # TODO: queue for the outbound relay; until then, refuse plainly.
                 return "451 4.4.0 Outbound delivery is not available in this lab"
@@ -74,6 +82,8 @@ class MailPolicy:
 
         keys = []
         for rcpt in envelope.rcpt_tos:
+            if rcpt.rpartition("@")[2].lower().rstrip(".") != self.domain:
+                continue  # open-relay mail: accepted, never delivered
             user = rcpt.rpartition("@")[0].lower()
             user = "postmaster" if user == "postmaster" else user
             if self.deliver is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from ..plan import SmtpTweaks
 from .policy import MailPolicy
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,69 @@ class _Busy(asyncio.Protocol):
         transport.close()
 
 
-class _Counted(SMTP):
+#: What a TLS server sends when the handshake cannot go on: an alert record,
+#: level fatal, handshake_failure (RFC 8446 section 6).
+_TLS_ALERT = bytes.fromhex("150303000202" "28")
+
+#: What 'ESMTP inspection' middleboxes put where STARTTLS was.
+_MASKED_STARTTLS = "250-XXXXXXXA"
+
+
+class _LabSMTP(SMTP):
+    """aiosmtpd's session with the lab's injected misbehaviours."""
+
     def __init__(self, listener: SmtpListener, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._listener = listener
+        self.tweaks = listener.tweaks
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._listener.sessions -= 1
         super().connection_lost(exc)
+
+    async def _handle_client(self) -> None:
+        if self.tweaks.banner_delay:
+            await asyncio.sleep(self.tweaks.banner_delay)
+        if self._stage("connect"):
+            await self.push(self.tweaks.reply[1])  # type: ignore[index]
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    def _stage(self, stage: str) -> bool:
+        return self.tweaks.reply is not None and self.tweaks.reply[0] == stage
+
+    async def push(self, status: Any) -> None:
+        if self.tweaks.banner_masked and str(status).startswith("250 HELP"):
+            await super().push(_MASKED_STARTTLS)
+        await super().push(status)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if self._stage("ehlo"):
+            await self.push(self.tweaks.reply[1])  # type: ignore[index]
+            return
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_MAIL(self, arg: Any) -> None:
+        if self._stage("mail"):
+            await self.push(self.tweaks.reply[1])  # type: ignore[index]
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: Any) -> None:
+        if self._stage("rcpt") and self.envelope.mail_from is not None:
+            await self.push(self.tweaks.reply[1])  # type: ignore[index]
+            return
+        await super().smtp_RCPT(arg)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.tweaks.starttls != "broken":
+            await super().smtp_STARTTLS(arg)
+            return
+        # A middlebox that lets the command through and breaks the handshake.
+        await self.push("220 2.0.0 Ready to start TLS")
+        self.transport.write(_TLS_ALERT)
+        self.transport.close()
 
 
 class SmtpListener:
@@ -46,7 +102,8 @@ class SmtpListener:
     def __init__(self, policy: MailPolicy, host: str, port: int, *,
                  tls_context: ssl.SSLContext | None = None,
                  auth: bool = False, max_sessions: int = 200,
-                 idle_timeout: float = 60.0) -> None:
+                 idle_timeout: float = 60.0, tweaks: SmtpTweaks | None = None,
+                 ) -> None:
         self.policy = policy
         self.host = host
         self.port = port
@@ -56,6 +113,7 @@ class SmtpListener:
         self.idle_timeout = idle_timeout
         self.sessions = 0
         self.server: asyncio.AbstractServer | None = None
+        self.tweaks = tweaks or SmtpTweaks()
 
     def _authenticate(self, server: SMTP, session: Any, envelope: Any,
                       mechanism: str, data: Any) -> AuthResult:
@@ -73,13 +131,18 @@ class SmtpListener:
         if self.sessions >= self.max_sessions:
             return _Busy()
         self.sessions += 1
-        return _Counted(
-            self, self.policy, hostname=self.policy.hostname, ident=IDENT,
+        masked = self.tweaks.banner_masked
+        return _LabSMTP(
+            self, self.policy,
+            hostname="*" * 30 if masked else self.policy.hostname,
+            ident="*" * 12 if masked else IDENT,
             data_size_limit=MAX_MESSAGE, timeout=self.idle_timeout,
-            tls_context=self.tls_context,
+            tls_context=None if masked else self.tls_context,
             authenticator=self._authenticate if self.auth else None,
-            # Port 25 never offers AUTH: aiosmtpd hides it only behind TLS.
-            auth_require_tls=self.tls_context is not None or not self.auth,
+            # AUTH only after STARTTLS (RFC 4954 section 4), and never on a
+            # port without auth: aiosmtpd hides AUTH only behind TLS.
+            auth_require_tls=(not self.auth) or (
+                self.tls_context is not None and not self.tweaks.auth_before_tls),
             command_call_limit=200,
         )
 

@@ -72,7 +72,7 @@ async def test_rfc7208_case_over_lab_dns(case: Case) -> None:
     server = DnsServer(Responder(zone, rules), "127.0.0.1", 0)
     await server.start()
     try:
-        client = DnsClient("127.0.0.1", server.port, timeout=0.3)
+        client = DnsClient("127.0.0.1", server.port, timeout=1.0)
         outcome = await evaluate(client, case.host, case.mailfrom, case.helo,
                                  default_explanation="DEFAULT", now=0)
     finally:
