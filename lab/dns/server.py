@@ -64,13 +64,24 @@ class DnsServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self.responder), local_addr=(self.host, self.port))
-        if self.port == 0:
+        wanted = self.port
+        # Port 0 picks a free UDP port; the same TCP port may still be taken,
+        # so a few picks are allowed before giving up.
+        for attempt in range(10 if wanted == 0 else 1):
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self.responder), local_addr=(self.host, wanted))
             self.port = self._udp.get_extra_info("sockname")[1]
-        if self.serve_tcp:
-            self._tcp = await asyncio.start_server(
-                self._serve_tcp, self.host, self.port, backlog=64)
+            if not self.serve_tcp:
+                break
+            try:
+                self._tcp = await asyncio.start_server(
+                    self._serve_tcp, self.host, self.port, backlog=64)
+                break
+            except OSError:
+                self._udp.close()
+                self._udp = None
+                if wanted != 0 or attempt == 9:
+                    raise
         log.info("dns listening on %s:%d (udp%s)", self.host, self.port,
                  "+tcp" if self.serve_tcp else " only")
 
