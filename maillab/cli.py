@@ -250,3 +250,19 @@ def _codes(pairs) -> str:  # type: ignore[no-untyped-def]
 
 
 # endregion
+
+
+# region: teaching
+
+def _teaching() -> None:
+    from .classroom import classroom_command
+    from .quiz import quiz_command
+
+    main.add_command(quiz_command, "quiz")
+    main.add_command(classroom_command, "classroom")
+
+
+_teaching()
+
+# endregion
+
