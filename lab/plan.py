@@ -84,6 +84,16 @@ class HttpTweaks:
     crl: bool = True
 
 
+@dataclass
+class PlannedPartner:
+    """A partner organisation: its domain, MX hosts and receiving policy."""
+
+    domain: str
+    hosts: list[PlannedHost]
+    policy: dict[str, object]
+    users: tuple[str, ...] | None
+
+
 @dataclass(frozen=True)
 class Expected:
     """A finding a correct diagnosis must contain."""
@@ -110,6 +120,9 @@ class Plan:
     blocked: dict[tuple[str, int], str] = field(default_factory=dict)
     #: Misbehaviours of the lab's DNS server, by name.
     dns_rules: list[Rule] = field(default_factory=list)
+    #: Host name -> names its certificate carries besides its own (a CNAME
+    #: pointing at it, the domain when it is the implicit MX).
+    cert_names: dict[str, list[str]] = field(default_factory=dict)
     #: (host name, port or None for every port) -> certificate variant.
     certificates: dict[tuple[str, int | None], str] = field(default_factory=dict)
     #: (host name, port) -> SMTP behaviour; absent means correct.
@@ -118,6 +131,13 @@ class Plan:
     imap_login_disabled: set[str] = field(default_factory=set)
     #: Host name -> HTTP behaviour.
     http: dict[str, HttpTweaks] = field(default_factory=dict)
+    #: Partner organisations that run their own MX in the lab.
+    partners: list[PlannedPartner] = field(default_factory=list)
+    #: The relay's EHLO name.
+    ehlo: str = ""
+    #: (retry intervals, give up after, delay notice after), in seconds.
+    schedule: tuple[tuple[float, ...], float, float | None] = ((300.0,), 432000.0,
+                                                               14400.0)
     #: Names of faults applied, in order, for the log.
     faults: list[str] = field(default_factory=list)
 
@@ -230,6 +250,11 @@ def build_plan(scenario: Scenario, slot: int = 0) -> Plan:
         outside=[o.domain for o in scenario.outside],
     )
     _baseline_records(plan, scenario)
+    _partners(plan, scenario)
+    if plan.relay is not None:
+        plan.ehlo = scenario.organisation.ehlo or plan.relay_host.fqdn
+    d = scenario.delivery
+    plan.schedule = (tuple(d.retry), d.give_up, d.delay_notice)
 
     for fault in scenario.faults:
         fault.apply(plan)
@@ -292,3 +317,32 @@ def _add_spec(plan: Plan, name: str, rtype: str, value: str, origin: str) -> Non
         plan.add(name, rtype, (int(prio), int(weight), int(port), target.rstrip(".")))
     else:
         plan.add(name, rtype, value)
+
+
+def _partners(plan: Plan, scenario: Scenario) -> None:
+    """Partner MX hosts (from .200 up) and the lab's blocklist zones."""
+    n = 0
+    for outside in scenario.outside:
+        hosts = []
+        for mx in outside.mx:
+            fqdn = f"{mx.name}.{outside.domain}"
+            host = PlannedHost(fqdn, fqdn, _address(plan.slot, 200 + n),
+                               ("partner-mx",), {"smtp": 25})
+            n += 1
+            hosts.append(host)
+            plan.add(outside.domain, "MX", (mx.preference, fqdn))
+            plan.add(fqdn, "A", host.address)
+            plan.add(reverse_name(host.address), "PTR", fqdn)
+        if hosts:
+            plan.partners.append(PlannedPartner(
+                outside.domain, hosts, outside.policy.model_dump(),
+                tuple(outside.users) if outside.users is not None else None))
+
+    for bl in scenario.blocklists:
+        plan.zones.append(bl.zone)
+        plan.add(bl.zone, "NS", plan.resolver.fqdn)
+        for listed in bl.listed:
+            address = plan.expand(listed)
+            reversed_ip = ".".join(reversed(address.split(".")))
+            plan.add(f"{reversed_ip}.{bl.zone}", "A", bl.answer)
+            plan.add(f"{reversed_ip}.{bl.zone}", "TXT", bl.reason)

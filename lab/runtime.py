@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .dns import DnsServer, Responder, Zone
+from .mailflow import MailFlow
 from .errors import LabStartError
 from .net.blocker import DroppingPort
 from .net.ports import actual_port, may_bind_privileged
@@ -50,6 +51,7 @@ class Lab:
     _own_directory: bool = False
     store: MailStore | None = None
     services: Services | None = None
+    flow: MailFlow | None = None
 
     @property
     def smtp(self) -> dict[str, list[SmtpListener]]:
@@ -122,6 +124,11 @@ class Lab:
         assert self.directory is not None
         ca = LabCA.create(self.directory / "tls", org=plan.domain)
         self.services = Services(plan, self.store, ca, self._port)
+        resolver = plan.resolver.address
+        self.flow = MailFlow(plan, self.directory, self.store,
+                             (resolver, self.ports[resolver][53]), self._port_for)
+        if plan.relay is not None:
+            self.services.enqueue = self._enqueue
 
         for host in plan.hosts.values():
             web: dict[int, int | None] = {}
@@ -148,6 +155,21 @@ class Lab:
                 log.info("%s %s on %s:%d", host.fqdn, service, host.address, got)
             if web:
                 await self._start_web(host, web)
+
+        await self.flow.start()
+        self._closers.append(self.flow.close)
+        for partner in plan.partners:
+            for h in partner.hosts:
+                self._record(h.address, 25, self._port(25))
+
+    def _port_for(self, address: str, standard: int) -> int:
+        return self.ports.get(address, {}).get(standard, self._port(standard))
+
+    async def _enqueue(self, mail_from: str, rcpt_to: list[str],
+                       content: bytes) -> tuple[str, ...]:
+        assert self.flow is not None and self.plan is not None
+        return await self.flow.senders[self.plan.domain].enqueue(
+            mail_from, rcpt_to, content)
 
     async def _start_web(self, host: PlannedHost,
                          web: dict[int, int | None]) -> None:
@@ -216,6 +238,7 @@ class Lab:
             "outbound": [plan.relay_host.address] if plan.relay else [],
             "ca_file": str(self.ca_file) if self.ca_file else None,
             "test_account": self._test_account(),
+            "directory": str(self.directory),
             "hosts": [
                 {"name": h.name, "fqdn": h.fqdn, "address": h.address,
                  "roles": list(h.roles)}

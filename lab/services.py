@@ -35,6 +35,7 @@ class Services:
     store: MailStore
     ca: LabCA
     port_of: Callable[[int], int]
+    enqueue: Any = None
     smtp: dict[str, list[SmtpListener]] = field(default_factory=dict)
     _certs: dict[tuple[str, str], IssuedCert] = field(default_factory=dict)
 
@@ -47,8 +48,9 @@ class Services:
         variant = self.plan.certificate(host.name, port)
         key = (host.name, variant)
         if key not in self._certs:
+            names = [host.fqdn, *self.plan.cert_names.get(host.name, [])]
             self._certs[key] = self.ca.issue(
-                [host.fqdn], [host.address], variant=variant,  # type: ignore
+                names, [host.address], variant=variant,  # type: ignore
                 crl_url=self.plan.crl_url, stem=f"{host.name}-{variant}")
         return server_context(self._certs[key])
 
@@ -67,7 +69,8 @@ class Services:
         policy = MailPolicy(domain=self.plan.domain, users=self.plan.users,
                             hostname=host.fqdn, submission=submission,
                             deliver=self.store.deliver_async,
-                            open_relay=tweaks.open_relay)
+                            open_relay=tweaks.open_relay,
+                            enqueue=self.enqueue if submission else None)
         tls = None if tweaks.starttls == "missing" else self.tls(host, standard)
         listener = SmtpListener(policy, host.address, port, tls_context=tls,
                                 auth=submission, tweaks=tweaks)

@@ -252,17 +252,127 @@ def _codes(pairs) -> str:  # type: ignore[no-untyped-def]
 # endregion
 
 
-# region: teaching
+# region: mail flow
 
-def _teaching() -> None:
+def _lab_dir(state: Path) -> Path:
+    try:
+        data = json.loads(Path(state).read_text())
+        return Path(data["directory"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _fail(f"cannot read lab state file {state}: {exc}", 2)
+        raise  # unreachable
+
+
+def _control(state: Path, command: dict) -> dict:  # type: ignore[type-arg]
+    from lab.mailflow import send_command
+
+    try:
+        reply = send_command(_lab_dir(state), command)
+    except (OSError, TimeoutError) as exc:
+        _fail(f"the lab does not answer: {exc}", 1)
+    if not reply.get("ok"):
+        _fail(str(reply.get("error")), 1)
+    return reply
+
+
+lab_option = click.option(
+    "--lab", "lab_state", required=True, type=click.Path(path_type=Path),
+    help="The running lab's state file (printed by 'maillab up').")
+
+
+@main.group(invoke_without_command=True)
+@lab_option
+@click.option("--json", "as_json", is_flag=True, help="Print the queues as JSON.")
+@click.pass_context
+def queue(ctx: click.Context, lab_state: Path, as_json: bool) -> None:
+    """Show the outbound queues of a running lab, per next hop."""
+    ctx.obj = lab_state
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = _control(lab_state, {"action": "queue"})["queues"]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    import time as _time
+
+    table = Table("sender", "next hop", "state", "messages", "last error",
+                  "next retry")
+    for r in rows:
+        wait = "" if r["next_retry"] is None else \
+            f"in {max(0.0, r['next_retry'] - _time.time()):.0f} s"
+        table.add_row(r["sender"], r["next_hop"], r["state"], str(r["messages"]),
+                      r["last_error"] or "", wait)
+    out.print(table if rows else "all queues are empty")
+
+
+def _queue_action(action: str):  # type: ignore[no-untyped-def]
+    @click.argument("next_hop")
+    @click.pass_obj
+    def command(lab_state: Path, next_hop: str) -> None:
+        reply = _control(lab_state, {"action": action, "next_hop": next_hop})
+        out.print(f"{action}: {next_hop} ({reply['entries']} entries)")
+
+    command.__doc__ = {"retry": "Try a next hop's waiting messages now.",
+                       "suspend": "Hold a next hop's messages.",
+                       "resume": "Release a suspended next hop."}[action]
+    return command
+
+
+for _action in ("retry", "suspend", "resume"):
+    queue.command(_action)(_queue_action(_action))
+
+
+@main.command()
+@lab_option
+@click.option("--from", "mail_from", required=True, help="A lab or partner address.")
+@click.option("--to", "rcpt_to", required=True, multiple=True)
+@click.option("--subject", default="Lab message")
+def send(lab_state: Path, mail_from: str, rcpt_to: tuple[str, ...],
+         subject: str) -> None:
+    """Send a message from a partner's (or our) relay, as its users would."""
+    reply = _control(lab_state, {"action": "send", "from": mail_from,
+                                 "to": list(rcpt_to), "subject": subject})
+    out.print(f"queued {reply['message_id']} ({len(reply['queued'])} entries)",
+              highlight=False)
+
+
+@main.command()
+@lab_option
+@click.argument("host", required=False)
+def logs(lab_state: Path, host: str | None) -> None:
+    """SMTP sessions the lab made or received, both sides, for HOST or all."""
+    from lab.relay import read_transcripts
+
+    for session in read_transcripts(_lab_dir(lab_state) / "transcripts", host):
+        out.print(f"[bold]{session.get('host')}[/] {session.get('direction')} "
+                  f"{session.get('peer')} {session.get('time')}", highlight=False)
+        for side, text in session.get("lines", []):  # type: ignore[union-attr]
+            out.print(f"  {side}: {text}", highlight=False, markup=False)
+
+
+# endregion
+# region: commands with modules of their own
+
+def _commands_of_their_own() -> None:
     from .classroom import classroom_command
     from .quiz import quiz_command
+    from .verify.command import verify_command
 
     main.add_command(quiz_command, "quiz")
     main.add_command(classroom_command, "classroom")
+    main.add_command(verify_command, "verify")
 
 
-_teaching()
+@main.command("findings-doc")
+@click.option("--check", is_flag=True, help="Exit 1 if docs/findings.md is stale.")
+def findings_doc(check: bool) -> None:
+    """Regenerate docs/findings.md (the finding codes) from the code."""
+    from .verify.catalogue import main as render
+
+    sys.exit(render(["--check"] if check else []))
+
+
+_commands_of_their_own()
 
 # endregion
 

@@ -30,6 +30,7 @@ from .records import (
     MxNull,
     MxToCname,
     MxToIpLiteral,
+    MxWrongAddress,
     PtrMismatch,
     PtrMissing,
 )
@@ -79,6 +80,7 @@ CATALOGUE: tuple[type[FaultBase], ...] = (
     MxToIpLiteral,
     MxNull,
     MxImplicit,
+    MxWrongAddress,
     SpfVoidLookups,
     SpfMultipleRecords,
     SpfIncludeMissing,

@@ -120,8 +120,13 @@ class MxToCname(FaultBase):
         name = f"{self.alias}.{plan.domain}"
         targets = [r.value[1] for r in plan.find(plan.domain, "MX")
                    if isinstance(r.value, tuple)]
-        plan.add(name, "CNAME", str(targets[0]) if targets else plan.relay_host.fqdn)
+        target = str(targets[0]) if targets else plan.relay_host.fqdn
+        plan.add(name, "CNAME", target)
         plan.replace(plan.domain, "MX", (10, name))
+        # The alias's owner bought a certificate for it: TLS is not the fault.
+        for h in plan.hosts.values():
+            if h.fqdn == target:
+                plan.cert_names.setdefault(h.name, []).append(name)
 
     def expected(self, plan: Plan) -> list[Expected]:
         return [Expected("mx.cname", f"{self.alias}.{plan.domain}", self.type)]
@@ -179,6 +184,29 @@ class MxImplicit(FaultBase):
     def apply(self, plan: Plan) -> None:
         plan.remove(plan.domain, "MX")
         plan.add(plan.domain, "A", plan.host(self.host).address)
+        plan.cert_names.setdefault(self.host, []).append(plan.domain)
 
     def expected(self, plan: Plan) -> list[Expected]:
         return [Expected("mx.implicit", plan.domain, self.type)]
+
+
+class MxWrongAddress(FaultBase):
+    """The MX host's A record holds an old address where nothing listens.
+
+    Reproduces a server moved to a new address while its A record kept the
+    old one: senders resolve the MX, connect to the old address, and are
+    refused; their mail waits in their queues, then bounces.
+    """
+
+    type: Literal["mx.wrong-address"] = "mx.wrong-address"
+    host: str = "mx1"
+    findings: ClassVar[tuple[str, ...]] = ("port.closed", "ptr.missing")
+
+    def apply(self, plan: Plan) -> None:
+        host = plan.host(self.host)
+        plan.replace(host.fqdn, "A", plan.spare_address(3))
+
+    def expected(self, plan: Plan) -> list[Expected]:
+        fqdn = plan.host(self.host).fqdn
+        return [Expected("port.closed", f"{fqdn}:25", self.type),
+                Expected("ptr.missing", plan.spare_address(3), self.type)]

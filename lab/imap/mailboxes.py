@@ -63,7 +63,8 @@ class MailboxCommands:
             return self._no(cmd, "[NONEXISTENT] Only INBOX exists here")
 
         assert self.user is not None
-        self.selected = SelectedMailbox(self.store.mailbox(self.user), read_only)
+        box = self.store.mailbox(self.maildrop)
+        self.selected = SelectedMailbox(box, read_only)
         self.state = State.SELECTED
         code = "READ-ONLY" if read_only else "READ-WRITE"
         return self.selected.select_responses() + self._ok(
@@ -115,7 +116,7 @@ class MailboxCommands:
             raise ParseError("STATUS needs a list of items")
 
         assert self.user is not None
-        box = self.store.mailbox(self.user)
+        box = self.store.mailbox(self.maildrop)
         messages = box.list()
         values = {
             "MESSAGES": len(messages),
@@ -148,7 +149,7 @@ class MailboxCommands:
                 when = _parse_date_time(astring(extra).decode("ascii", "replace"))
 
         assert self.user is not None
-        self.store.deliver(self.user, cmd.args[-1].value, flags=flags,
+        self.store.deliver(self.maildrop, cmd.args[-1].value, flags=flags,
                            internal_date=when)
         return self._ok(cmd, "APPEND completed")
 

@@ -93,6 +93,13 @@ class ImapSession(MailboxCommands):
         self._auth_failures = 0
         self._bad_commands = 0
 
+    @property
+    def maildrop(self) -> str:
+        """The store's mailbox for the logged-in user: the address's local
+        part, as SMTP delivery and POP3 name it."""
+        assert self.user is not None
+        return self.user.split("@", 1)[0]
+
     # -- public API ------------------------------------------------------------
 
     def capabilities(self) -> str:
@@ -388,7 +395,7 @@ class ImapSession(MailboxCommands):
             return self._no(cmd, "[TRYCREATE] Only INBOX exists here")
         for data, when, flags in self.selected.copy(sequence_set(cmd.args[0]),
                                                     by_uid):
-            self.store.deliver(self.user, data, flags=flags, internal_date=when)
+            self.store.deliver(self.maildrop, data, flags=flags, internal_date=when)
         return self._ok(cmd, f"{cmd.name} completed")
 
     def _cmd_search(self, cmd: Command, events: list[Event]) -> bytes:

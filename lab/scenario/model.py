@@ -111,6 +111,8 @@ class Organisation(_Strict):
         default="v=spf1 mx ip4:{addr:relay} -all",
         description="The SPF record published at the domain.",
     )
+    ehlo: str | None = Field(default=None, description="The relay's EHLO "
+                             "name; default its own host name.")
     dmarc: str | None = Field(
         default="v=DMARC1; p=reject; rua=mailto:dmarc-reports@{domain}",
         description="The DMARC record at _dmarc.<domain>; null for none.",
@@ -120,14 +122,76 @@ class Organisation(_Strict):
     _check_domain = field_validator("domain")(classmethod(lambda cls, v: _domain(v)))
 
 
+class PartnerMx(_Strict):
+    """A receiving host of a partner organisation."""
+
+    name: str = "mx"
+    preference: int = Field(default=10, ge=0, le=65535)
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _LABEL.match(value.lower()):
+            raise ValueError(f"not a host label: {value!r}")
+        return value.lower()
+
+
+class PartnerPolicyModel(_Strict):
+    """How a partner's MX judges the mail it is sent (see lab.partner)."""
+
+    require_ptr: bool = False
+    require_fcrdns: bool = False
+    require_helo_match: bool = False
+    spf: Literal["reject", "defer-temperror", "ignore"] = "ignore"
+    blocklists: list[str] = Field(default_factory=list)
+    greylist_seconds: float | None = Field(default=None, ge=0, le=3600)
+    rate_limit: int | None = Field(default=None, ge=1)
+
+
 class OutsideDomain(_Strict):
-    """A domain outside the organisation that the lab DNS also serves."""
+    """A domain outside the organisation that the lab DNS also serves.
+
+    With ``mx`` hosts it is a partner organisation: each runs an SMTP
+    server that judges incoming mail by ``policy``.
+    """
 
     domain: str
     spf: str | None = "v=spf1 -all"
     records: list[RecordSpec] = Field(default_factory=list)
+    mx: list[PartnerMx] = Field(default_factory=list, max_length=4)
+    users: list[str] | None = Field(default=None, description="Mailboxes; "
+                                    "null accepts any local part.")
+    policy: PartnerPolicyModel = Field(default_factory=PartnerPolicyModel)
 
     _check_domain = field_validator("domain")(classmethod(lambda cls, v: _domain(v)))
+
+
+class Delivery(_Strict):
+    """The outbound relay's retry schedule, shortened for a lab."""
+
+    retry: list[float] = Field(default_factory=lambda: [5.0, 10.0, 20.0],
+                               min_length=1, max_length=20)
+    give_up: float = Field(default=300.0, gt=0, le=5 * 86400)
+    delay_notice: float | None = Field(default=60.0, gt=0)
+
+    @field_validator("retry")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(v <= 0 for v in value):
+            raise ValueError("retry intervals must be positive")
+        return value
+
+
+class Blocklist(_Strict):
+    """A DNS blocklist zone in the lab, listing some addresses."""
+
+    zone: str
+    listed: list[str] = Field(default_factory=list,
+                              description="Addresses, or {addr:HOST}.")
+    answer: str = "127.0.0.2"
+    reason: str = "Listed in a lab blocklist"
+
+    _check_zone = field_validator("zone")(classmethod(lambda cls, v: _domain(v)))
 
 
 class Symptoms(_Strict):
@@ -177,6 +241,8 @@ class Scenario(_Strict):
     organisation: Organisation = Field(default_factory=Organisation)
     outside: list[OutsideDomain] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
+    delivery: Delivery = Field(default_factory=Delivery)
+    blocklists: list[Blocklist] = Field(default_factory=list)
     symptoms: Symptoms
     question: Question
     findings: FindingOverrides = Field(default_factory=FindingOverrides)

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..relay.errors import MessageTooLarge, QueueFull
+
 log = logging.getLogger(__name__)
 
 R_OK = "250 2.1.5 OK"
@@ -21,6 +23,7 @@ R_AUTH_REQUIRED = "530 5.7.0 Authentication required"
 R_TOO_MANY_RCPT = "452 4.5.3 Too many recipients"
 
 Deliver = Callable[[str, bytes], Awaitable[str]]
+Enqueue = Callable[[str, list[str], bytes], Awaitable[tuple[str, ...]]]
 
 
 @dataclass
@@ -46,6 +49,10 @@ class MailPolicy:
     #: The smtp.open-relay fault: accept any domain. Such mail is kept in
     #: memory only; the lab never delivers it anywhere.
     open_relay: bool = False
+    #: Hands authenticated submissions for outside domains to the relay.
+    enqueue: Enqueue | None = None
+    #: How many accepted messages to keep in memory for inspection.
+    keep: int = 100
     accepted: list[Accepted] = field(default_factory=list)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any,
@@ -64,8 +71,10 @@ class MailPolicy:
                 envelope.rcpt_tos.append(address)
                 return R_OK
             if self.submission and session.authenticated:
-                # TODO: queue for the outbound relay; until then, refuse plainly.
-                return "451 4.4.0 Outbound delivery is not available in this lab"
+                if self.enqueue is None:
+                    return "451 4.4.0 This lab has no outbound relay"
+                envelope.rcpt_tos.append(address)
+                return R_OK
             log.info("%s refused relay from %s to %s", self.hostname,
                      session.peer[0], address)
             return R_RELAY_DENIED.format(domain=domain or "(none)")
@@ -80,10 +89,19 @@ class MailPolicy:
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")
 
+        outside = [r for r in envelope.rcpt_tos
+                   if r.rpartition("@")[2].lower().rstrip(".") != self.domain]
         keys = []
+        if outside and self.submission and self.enqueue is not None:
+            try:
+                keys.extend(await self.enqueue(envelope.mail_from, outside, content))
+            except QueueFull:
+                return "452 4.3.1 Insufficient system storage"
+            except MessageTooLarge:
+                return "552 5.3.4 Message size exceeds fixed limit"
         for rcpt in envelope.rcpt_tos:
-            if rcpt.rpartition("@")[2].lower().rstrip(".") != self.domain:
-                continue  # open-relay mail: accepted, never delivered
+            if rcpt in outside:
+                continue  # queued above, or open-relay mail that goes nowhere
             user = rcpt.rpartition("@")[0].lower()
             user = "postmaster" if user == "postmaster" else user
             if self.deliver is not None:
@@ -94,6 +112,7 @@ class MailPolicy:
         key = keys[0] if keys else "none"
         self.accepted.append(Accepted(envelope.mail_from, tuple(envelope.rcpt_tos),
                                       content, key))
+        del self.accepted[:-self.keep]
         log.info("%s accepted a message from <%s> for %s", self.hostname,
                  envelope.mail_from, ", ".join(envelope.rcpt_tos))
         return f"250 2.0.0 OK: queued as {key}"

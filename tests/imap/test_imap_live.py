@@ -65,7 +65,7 @@ async def test_imaplib_starttls_full_session(
     assert seen["expunge"] == ("OK", [b"1"])
     assert seen["append"][0] == "OK"  # type: ignore[index]
     assert seen["status"] == ("OK", [b"INBOX (MESSAGES 2 UNSEEN 1)"])
-    box = store.mailbox("alice@contoso.test")
+    box = store.mailbox("alice")
     assert [m.uid for m in box.list()] == [2, 3]
 
 

@@ -20,9 +20,9 @@ USERS = {"alice@contoso.test": "secret"}
 @pytest.fixture
 def store(tmp_path: pathlib.Path) -> MailStore:
     store = MailStore(tmp_path)
-    key = store.deliver("alice@contoso.test", MSG, internal_date=1704103200.0)
+    key = store.deliver("alice", MSG, internal_date=1704103200.0)
     # Fix the file time so INTERNALDATE is predictable byte for byte.
-    path = next((tmp_path / "alice@contoso.test" / "new").iterdir())
+    path = next((tmp_path / "alice" / "new").iterdir())
     assert path.name == key
     return store
 
@@ -40,7 +40,7 @@ def run(s: ImapSession, *lines: bytes) -> bytes:
 
 
 def uidvalidity(store: MailStore) -> int:
-    return store.mailbox("alice@contoso.test").uidvalidity
+    return store.mailbox("alice").uidvalidity
 
 
 def test_greeting_before_tls_disables_login(store: MailStore) -> None:
@@ -205,7 +205,7 @@ def test_examine_is_read_only_and_peek_keeps_unseen(store: MailStore) -> None:
     assert fetched == (b"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\n"
                        b"Subject: Hello\r\n\r\n)\r\nc OK FETCH completed\r\n")
     assert stored == b"d NO [READ-ONLY] Mailbox is read-only\r\n"
-    [m] = store.mailbox("alice@contoso.test").list()
+    [m] = store.mailbox("alice").list()
     assert m.flags == frozenset() and m.recent
 
 
@@ -213,9 +213,9 @@ def test_new_mail_and_foreign_expunge_are_reported(store: MailStore) -> None:
     s = session(store, tls=True)
     run(s, b"a LOGIN alice secret\r\n", b"b SELECT INBOX\r\n")
 
-    store.deliver("alice@contoso.test", MSG)
+    store.deliver("alice", MSG)
     fetch = run(s, b"c FETCH 1 FLAGS\r\n")
-    box = store.mailbox("alice@contoso.test")
+    box = store.mailbox("alice")
     box.delete(box.list()[0].key)
     during_search = run(s, b"d SEARCH ALL\r\n")
     noop = run(s, b"e NOOP\r\n")
@@ -227,7 +227,7 @@ def test_new_mail_and_foreign_expunge_are_reported(store: MailStore) -> None:
 
 
 def test_store_expunge_close(store: MailStore) -> None:
-    store.deliver("alice@contoso.test", MSG)
+    store.deliver("alice", MSG)
     s = session(store, tls=True)
     run(s, b"a LOGIN alice secret\r\n", b"b SELECT INBOX\r\n")
 
@@ -243,7 +243,7 @@ def test_store_expunge_close(store: MailStore) -> None:
     assert unflag == b"d OK STORE completed\r\n"
     assert expunged == b"* 1 EXPUNGE\r\ne OK EXPUNGE completed\r\n"
     assert closed == b"f OK CLOSE completed\r\n"
-    [left] = store.mailbox("alice@contoso.test").list()
+    [left] = store.mailbox("alice").list()
     assert left.uid == 2 and left.flags == frozenset({"\\Flagged"})
 
 
@@ -271,7 +271,7 @@ def test_list_status_and_append(store: MailStore) -> None:
         b"f OK STATUS completed\r\n"
         b"g NO [NONEXISTENT] Only INBOX exists here\r\n"
     )
-    appended = store.mailbox("alice@contoso.test").list()[1]
+    appended = store.mailbox("alice").list()[1]
     assert appended.flags == frozenset({"\\Seen"})
     assert appended.internal_date == 1707116950.0
 
