@@ -195,6 +195,186 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "answer.",
          "Load the zone on that server, or remove it from the NS records.",
          "RFC 1912 section 2.8"),
+    # region: TLS on the mail ports
+    Code("tls.expired", "error",
+         "The certificate a mail port presents has expired.",
+         "The certificate's notAfter lies in the past.",
+         "Renew the certificate and install it, with its chain, on the service.",
+         "RFC 5280 section 4.1.2.5"),
+    Code("tls.not-yet-valid", "error",
+         "The certificate a mail port presents is not valid yet.",
+         "The certificate's notBefore lies in the future.",
+         "Check the server's clock and the certificate's dates; reissue it.",
+         "RFC 5280 section 4.1.2.5"),
+    Code("tls.name-mismatch", "error",
+         "The certificate does not name the host it is presented for.",
+         "The host name is absent from the certificate's subjectAltName.",
+         "Reissue the certificate with the host name as a DNS SAN entry.",
+         "RFC 9525 section 6.3 (formerly RFC 6125 section 6.4)"),
+    Code("tls.self-signed", "error",
+         "The certificate is self-signed: no trusted CA vouches for it.",
+         "The certificate's issuer equals its subject, and it is not a trusted CA.",
+         "Install a certificate issued by a CA the clients trust.",
+         "RFC 5280 section 6.1"),
+    Code("tls.unknown-ca", "error",
+         "The certificate is issued by a CA the clients do not trust, or the "
+         "chain to a trusted CA is incomplete.",
+         "No path leads from the certificate to a trusted CA's signature.",
+         "Install a certificate from a trusted CA, with every intermediate.",
+         "RFC 5280 section 6.1; RFC 8446 section 4.4.2"),
+    Code("tls.handshake-failed", "error",
+         "TLS is offered (or implied by the port) but the handshake fails.",
+         "The STARTTLS/STLS exchange or the implicit-TLS connect, then the "
+         "alert, close or timeout that ended the handshake.",
+         "Fix the service's TLS configuration, or the middlebox that breaks it.",
+         "RFC 3207 section 4; RFC 8314 section 3"),
+    Code("tls.old-version", "warning",
+         "The server negotiates a TLS version older than 1.2.",
+         "The negotiated protocol version of the handshake.",
+         "Enable TLS 1.2 and 1.3 and disable TLS 1.0, TLS 1.1 and SSL.",
+         "RFC 8996; RFC 8314 section 4.1"),
+    # endregion
+    # region: SMTP behaviour
+    Code("smtp.starttls-missing", "error",
+         "An SMTP port does not offer STARTTLS, so mail crosses in clear.",
+         "The EHLO reply without the STARTTLS keyword.",
+         "Enable STARTTLS with a valid certificate on the port.",
+         "RFC 3207 section 4; RFC 8314 section 3.3"),
+    Code("smtp.banner-masked", "error",
+         "A middlebox inspecting ESMTP masks the greeting and strips "
+         "STARTTLS (asterisks, 'XXXXXXXA').",
+         "The greeting or EHLO lines made of asterisks or X's.",
+         "Turn off ESMTP inspection (for example Cisco 'inspect esmtp' / "
+         "'fixup smtp') on the firewall in front of the server.",
+         "RFC 3207 section 4; RFC 5321 section 4.1.1.1"),
+    Code("smtp.auth-before-tls", "error",
+         "The submission port offers AUTH before STARTTLS, inviting clients "
+         "to send passwords in clear.",
+         "The EHLO reply before STARTTLS listing both AUTH and STARTTLS.",
+         "Advertise AUTH only after STARTTLS (or use implicit TLS on 465).",
+         "RFC 4954 section 4; RFC 8314 section 3.3"),
+    Code("smtp.auth-missing", "error",
+         "The submission port offers no AUTH even under TLS, so clients "
+         "cannot log in to send.",
+         "The EHLO reply after STARTTLS without the AUTH keyword.",
+         "Enable SMTP AUTH (PLAIN or LOGIN under TLS) on the submission port.",
+         "RFC 4954 section 3; RFC 6409 section 4.3"),
+    Code("smtp.open-relay", "error",
+         "An MX relays: it accepts mail for outside domains from an outside "
+         "sender without authentication.",
+         "MAIL FROM an outside sender and RCPT TO an outside domain answered "
+         "250 (the probe then sent RSET, never DATA).",
+         "Accept RCPT only for the organisation's domains unless the client "
+         "authenticates or comes from an allowed network.",
+         "RFC 5321 section 3.9; RFC 2505"),
+    Code("smtp.slow-banner", "warning",
+         "The SMTP greeting arrives only after seconds (tarpit, slow DNS "
+         "lookups of the client, an overloaded server).",
+         "The time from the TCP connect to the 220 greeting.",
+         "Find what delays the greeting: the server's reverse lookups of the "
+         "client, a greeting delay setting, or load.",
+         "RFC 5321 section 4.5.3.2.1"),
+    Code("smtp.tempfail", "error",
+         "An MX defers mail to postmaster with a 4xx reply.",
+         "The transcript: MAIL FROM and RCPT TO:<postmaster@domain> with the "
+         "4xx answer.",
+         "Find the greylisting, quota or policy service that answers 4xx; "
+         "postmaster must always be accepted.",
+         "RFC 5321 sections 4.2.1 and 4.5.1"),
+    Code("smtp.refused", "error",
+         "An MX refuses mail to postmaster with a 5xx reply.",
+         "The transcript: MAIL FROM and RCPT TO:<postmaster@domain> with the "
+         "5xx answer.",
+         "Fix the recipient or sender policy that refuses it; every domain "
+         "must accept mail for postmaster.",
+         "RFC 5321 sections 4.2.1 and 4.5.1"),
+    # endregion
+    # region: IMAP and POP3
+    Code("imap.banner-bad", "error",
+         "The IMAP server sends no '* OK' greeting.",
+         "The transcript: the first line, or none in time.",
+         "Make the IMAP service greet with '* OK' promptly.",
+         "RFC 3501 section 7.1.1"),
+    Code("imap.starttls-missing", "error",
+         "IMAP port 143 does not offer STARTTLS.",
+         "The CAPABILITY response without STARTTLS.",
+         "Enable STARTTLS on 143, or offer only implicit TLS on 993.",
+         "RFC 3501 section 6.2.1; RFC 2595 section 3.1; RFC 8314 section 3"),
+    Code("imap.login-disabled", "error",
+         "IMAP advertises LOGINDISABLED even under TLS: clients cannot log in.",
+         "The CAPABILITY response after STARTTLS (or on 993) with LOGINDISABLED.",
+         "Allow plaintext authentication over TLS (for example Dovecot's "
+         "'disable_plaintext_auth' applies to non-TLS connections only).",
+         "RFC 3501 section 6.2.3; RFC 2595 section 3.2"),
+    Code("imap.login-failed", "error",
+         "The test account cannot log in over IMAP.",
+         "The LOGIN command (password masked) and its NO/BAD answer.",
+         "Check the account, its password and the IMAP service's "
+         "authentication backend.",
+         "RFC 3501 section 6.2.3"),
+    Code("pop3.banner-bad", "error",
+         "The POP3 server sends no '+OK' greeting.",
+         "The transcript: the first line, or none in time.",
+         "Make the POP3 service greet with '+OK' promptly.",
+         "RFC 1939 section 4"),
+    Code("pop3.stls-missing", "error",
+         "POP3 port 110 does not offer STLS.",
+         "The CAPA response without STLS.",
+         "Enable STLS on 110, or offer only implicit TLS on 995.",
+         "RFC 2595 section 4; RFC 8314 section 3"),
+    Code("pop3.login-failed", "error",
+         "The test account cannot log in over POP3.",
+         "USER and PASS (masked) with the -ERR answer.",
+         "Check the account, its password and the POP3 service's "
+         "authentication backend.",
+         "RFC 1939 section 7"),
+    # endregion
+    # region: Autodiscover and CRL
+    Code("autodiscover.missing", "error",
+         "Autodiscover does not answer: mail clients cannot set themselves up.",
+         "The POX POST to /autodiscover/autodiscover.xml and its 404 or "
+         "non-XML answer.",
+         "Publish the Autodiscover endpoint on the host (or fix the virtual "
+         "directory), reachable over HTTPS.",
+         "Microsoft, Autodiscover for Exchange; [MS-OXDSCLI] section 2.2.3"),
+    Code("autodiscover.redirect-broken", "error",
+         "Port 80's Autodiscover redirect does not lead to a working HTTPS "
+         "endpoint (a loop, or a target that fails).",
+         "The chain of HTTP status lines and Location headers.",
+         "Redirect http://autodiscover.<domain>/autodiscover/autodiscover.xml "
+         "once, with 302, to the HTTPS Autodiscover URL.",
+         "Microsoft, Autodiscover for Exchange (HTTP redirect method); "
+         "[MS-OXDISCO] section 3.1.5.1"),
+    Code("crl.unreachable", "error",
+         "A certificate's CRL Distribution Point cannot be fetched, or does "
+         "not hold a CRL; clients that check revocation fail.",
+         "The HTTP request to the URL and its answer (or its absence).",
+         "Serve the CA's current CRL at that URL over plain HTTP.",
+         "RFC 5280 sections 4.2.1.13 and 5; RFC 2585 section 4"),
+    # endregion
+    # region: end to end
+    Code("flow.submission-failed", "error",
+         "The test account cannot submit a message, although the port looks "
+         "right.",
+         "The submission transcript (STARTTLS, AUTH masked, MAIL, RCPT, DATA) "
+         "up to the failing reply.",
+         "Check the submission service's authentication and its sender and "
+         "recipient policy for authenticated users.",
+         "RFC 6409 section 4; RFC 4954 section 4"),
+    Code("flow.imap-missing", "error",
+         "A message submitted to the test account does not show up over IMAP.",
+         "The UID SEARCH for the message's Message-ID, empty after waiting, or "
+         "a FETCH without the body token.",
+         "Follow the message through the queues and the delivery agent; "
+         "check the mailbox store IMAP reads from.",
+         "RFC 3501 sections 6.4.4 and 6.4.5; RFC 5321 section 6.1"),
+    Code("flow.pop3-missing", "error",
+         "A message delivered to the test account cannot be retrieved over "
+         "POP3.",
+         "LIST and RETR of the newest messages, none carrying the body token.",
+         "Check that POP3 reads the same maildrop as delivery and IMAP.",
+         "RFC 1939 sections 5 and 7"),
+    # endregion
 )}
 
 

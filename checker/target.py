@@ -1,8 +1,9 @@
 """What the checker is pointed at: a domain, a resolver, the outbound relay.
 
-A lab's state file (``--lab``) supplies the resolver, the outbound addresses
-and the port map of a lab whose services run on offset ports; against a real
-organisation the same fields come from the command line.
+A lab's state file (``--lab``) supplies the resolver, the outbound addresses,
+the port map of a lab whose services run on offset ports, the CA its clients
+trust, a test account and the roles of its hosts; against a real organisation
+the same fields come from the command line (``from_options`` keywords).
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ from .errors import UsageError
 
 
 @dataclass(frozen=True)
+class Account:
+    """A mailbox the checker may log in to and send one message to itself."""
+
+    address: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Target:
     domain: str
     resolver: tuple[str, int]
@@ -23,13 +32,22 @@ class Target:
     #: address -> {standard port -> actual port}
     ports: dict[str, dict[int, int]] = field(default_factory=dict, hash=False)
     helo: str = "checker.maillab.invalid"
+    #: PEM file of the CAs to trust; None means the system store.
+    ca_file: str | None = None
+    test_account: Account | None = None
+    #: address -> roles the organisation gives that host ("mx", "edge", ...)
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def port(self, address: str, standard: int) -> int:
         return self.ports.get(address, {}).get(standard, standard)
 
+    def has_role(self, address: str, role: str) -> bool:
+        return role in self.roles.get(address, ())
+
 
 def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
-                 lab: Path | None) -> Target:
+                 lab: Path | None, *, ca_file: str | None = None,
+                 account: tuple[str, str] | None = None) -> Target:
     """Build a target; explicit options win over the lab's state file."""
     state: dict = {}
     if lab is not None:
@@ -52,4 +70,28 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
         resolver=parse_server(server),
         outbound=tuple(outbound) or tuple(state.get("outbound", ())),
         ports=ports,
+        ca_file=ca_file or state.get("ca_file") or None,
+        test_account=_account(account, state.get("test_account")),
+        roles=_roles(state.get("hosts")),
     )
+
+
+def _account(given: tuple[str, str] | None, state: object) -> Account | None:
+    if given is not None:
+        return Account(given[0], given[1])
+    if not isinstance(state, dict):
+        return None
+    address, password = state.get("address"), state.get("password")
+    if not isinstance(address, str) or not isinstance(password, str):
+        return None
+    return Account(address, password)
+
+
+def _roles(hosts: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(hosts, list):
+        return {}
+    roles: dict[str, tuple[str, ...]] = {}
+    for host in hosts:
+        if isinstance(host, dict) and isinstance(host.get("address"), str):
+            roles[host["address"]] = tuple(str(r) for r in host.get("roles", ()))
+    return roles

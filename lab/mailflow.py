@@ -34,6 +34,7 @@ from .relay import (
     RetrySchedule,
     TranscriptLog,
 )
+from .relay.delivery import LOOPBACK
 from .relay.errors import MessageTooLarge, QueueFull
 from .store import MailStore
 
@@ -102,6 +103,7 @@ class MailFlow:
         queue = OutboundQueue(self.directory / "queues" / domain)
         config = RelayConfig(hostname=ehlo, source_address=address,
                              local_domains=(domain,), schedule=schedule,
+                             allowed_networks=self._allowed(),
                              connect_timeout=5.0, command_timeout=10.0)
         agent = DeliveryAgent(queue, resolver, config, store.deliver_async,
                               port_for=self.port_of, transcripts=self.transcripts)
@@ -109,6 +111,14 @@ class MailFlow:
         self._closers += [queue.close, agent.close]
         self.senders[domain] = Sender(domain, queue, agent)
         log.info("%s sends from %s as %s", domain, address, ehlo)
+
+    def _allowed(self) -> tuple[Any, ...]:
+        """Where relays may connect: loopback, or the namespace's own ranges."""
+        if self.plan.network == "isolated":
+            from .isolated.addresses import DOCUMENTATION_NETS
+
+            return DOCUMENTATION_NETS
+        return LOOPBACK
 
     async def _partner_mx(self, domain: str, hosts: list[PlannedHost],
                           policy: dict[str, Any], users: tuple[str, ...] | None,

@@ -116,6 +116,9 @@ class Plan:
     users: dict[str, str]
     relay: str | None
     outside: list[str]
+    #: "loopback" (127.77.<slot>.x) or "isolated" (documentation ranges,
+    #: inside a network namespace of the lab's own).
+    network: str = "loopback"
     #: (host name, port) -> "drop" or "reject"
     blocked: dict[tuple[str, int], str] = field(default_factory=dict)
     #: Misbehaviours of the lab's DNS server, by name.
@@ -184,13 +187,20 @@ class Plan:
         address = self.spare_address(10 + len(self.hosts))
         host = PlannedHost(name, f"{name}.{self.domain}", address, roles, services)
         self.hosts[name] = host
-        self.add(host.fqdn, "A", address)
+        self.add(host.fqdn, address_rtype(address), address)
         self.add(reverse_name(address), "PTR", host.fqdn)
         return host
 
     def spare_address(self, n: int = 0) -> str:
         """An address in the lab's range that no host uses (an 'old' server)."""
+        if self.network == "isolated":
+            return str(ISOLATED_NET[250 - n])
         return _address(self.slot, 250 - n)
+
+    def partner_address(self, n: int) -> str:
+        if self.network == "isolated":
+            return str(PARTNER_NET[10 + n])
+        return _address(self.slot, 200 + n)
 
     def find(self, name: str, rtype: str) -> list[Rec]:
         name = name.lower().rstrip(".")
@@ -226,7 +236,34 @@ def _address(slot: int, n: int) -> str:
     return f"127.{LOOPBACK_NET}.{slot}.{n}"
 
 
-def build_plan(scenario: Scenario, slot: int = 0) -> Plan:
+#: Isolated mode: hosts from 192.0.2.10 (RFC 5737), partners in 198.51.100.0/24.
+ISOLATED_NET = ipaddress.ip_network("192.0.2.0/24")
+PARTNER_NET = ipaddress.ip_network("198.51.100.0/24")
+
+
+def _host_address(network: str, slot: int, index: int,
+                  given: str | None) -> str:
+    if network == "loopback":
+        return _address(slot, 10 + index)
+    from .isolated.addresses import check_documentation
+
+    return check_documentation(given) if given else str(ISOLATED_NET[10 + index])
+
+
+def _reverse_zones(network: str, slot: int, addresses: list[str]) -> list[str]:
+    if network == "loopback":
+        return [f"{slot}.{LOOPBACK_NET}.127.in-addr.arpa"]
+    from .isolated.addresses import reverse_zones
+
+    fixed = [str(ISOLATED_NET[1]), str(PARTNER_NET[1])]
+    return reverse_zones([*fixed, *addresses])
+
+
+def address_rtype(address: str) -> str:
+    return "AAAA" if ":" in address else "A"
+
+
+def build_plan(scenario: Scenario, slot: int = 0, network: str = "loopback") -> Plan:
     """The healthy plan for the scenario's organisation, then its faults."""
     org = scenario.organisation
     domain = org.domain
@@ -239,15 +276,17 @@ def build_plan(scenario: Scenario, slot: int = 0) -> Plan:
             services.update(ROLE_SERVICES[role])
         hosts[spec.name] = PlannedHost(
             name=spec.name, fqdn=f"{spec.name}.{domain}",
-            address=_address(slot, 10 + i), roles=tuple(spec.roles),
+            address=_host_address(network, slot, i, spec.address),
+            roles=tuple(spec.roles),
             services=services,
         )
 
     plan = Plan(
         name=scenario.name, domain=domain, slot=slot, hosts=hosts, records=[],
-        zones=[domain, f"{slot}.{LOOPBACK_NET}.127.in-addr.arpa"],
+        zones=[domain, *_reverse_zones(network, slot,
+                                       [h.address for h in hosts.values()])],
         users={u.name: u.secret for u in org.users}, relay=org.relay,
-        outside=[o.domain for o in scenario.outside],
+        outside=[o.domain for o in scenario.outside], network=network,
     )
     _baseline_records(plan, scenario)
     _partners(plan, scenario)
@@ -270,7 +309,7 @@ def _baseline_records(plan: Plan, scenario: Scenario) -> None:
     for h in dns_hosts:
         plan.add(domain, "NS", h.fqdn)
     for h in plan.hosts.values():
-        plan.add(h.fqdn, "A", h.address)
+        plan.add(h.fqdn, address_rtype(h.address), h.address)
         plan.add(reverse_name(h.address), "PTR", h.fqdn)
 
     # Mail routing: MX preference in host order, 10, 20, ...
@@ -326,12 +365,12 @@ def _partners(plan: Plan, scenario: Scenario) -> None:
         hosts = []
         for mx in outside.mx:
             fqdn = f"{mx.name}.{outside.domain}"
-            host = PlannedHost(fqdn, fqdn, _address(plan.slot, 200 + n),
+            host = PlannedHost(fqdn, fqdn, plan.partner_address(n),
                                ("partner-mx",), {"smtp": 25})
             n += 1
             hosts.append(host)
             plan.add(outside.domain, "MX", (mx.preference, fqdn))
-            plan.add(fqdn, "A", host.address)
+            plan.add(fqdn, address_rtype(host.address), host.address)
             plan.add(reverse_name(host.address), "PTR", fqdn)
         if hosts:
             plan.partners.append(PlannedPartner(

@@ -45,6 +45,8 @@ class Lab:
     slot: int | None = None
     directory: Path | None = None
     offset_ports: bool | None = None
+    #: "loopback", or "isolated" when running inside the lab's namespace.
+    network: str = "loopback"
     plan: Plan | None = None
     ports: dict[str, dict[int, int]] = field(default_factory=dict)
     _closers: list[Any] = field(default_factory=list)
@@ -67,6 +69,8 @@ class Lab:
         return self.directory / "state.json"
 
     async def start(self) -> None:
+        if self.network == "isolated":
+            self.slot, self.offset_ports = 0, False  # the namespace is ours
         if self.offset_ports is None:
             self.offset_ports = not may_bind_privileged()
         if self.directory is None:
@@ -88,7 +92,7 @@ class Lab:
     async def _claim_slot(self) -> None:
         slots = [self.slot] if self.slot is not None else range(MAX_SLOTS)
         for slot in slots:
-            plan = build_plan(self.scenario, slot)
+            plan = build_plan(self.scenario, slot, self.network)
             resolver = plan.resolver
             zone = Zone.build(plan.zones, ((r.name, r.rtype, r.value, r.ttl)
                                            for r in plan.records))
@@ -247,6 +251,7 @@ class Lab:
             "ports": {addr: {str(k): v for k, v in m.items()}
                       for addr, m in self.ports.items()},
             "pid": os.getpid(),
+            "network": plan.network,
         }
 
     def _test_account(self) -> dict[str, str] | None:

@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from checker.errors import CheckerError
+from checker.errors import UsageError as CheckerUsage
 from lab.errors import LabError, LabStartError, ScenarioError
 
 out = Console()
@@ -91,7 +92,15 @@ def faults() -> None:
 @click.option("--slot", type=int, help="Lab number (address block); default: free.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
               help="Lab directory (kept); default: a temporary one, removed.")
-def up(scenario: str, slot: int | None, directory: Path | None) -> None:
+@click.option("--network", type=click.Choice(["loopback", "isolated", "auto",
+                                              "inside"]),
+              default="loopback", show_default=True,
+              help="loopback: 127.77.<slot>.x on this machine; isolated: the "
+              "scenario's own addresses in a network namespace; auto: isolated "
+              "where possible.")
+@click.pass_context
+def up(ctx: click.Context, scenario: str, slot: int | None,
+       directory: Path | None, network: str) -> None:
     """Run a scenario's lab in the foreground until Ctrl-C."""
     from lab.runtime import Lab
     from lab.scenario import load
@@ -101,11 +110,29 @@ def up(scenario: str, slot: int | None, directory: Path | None) -> None:
     except ScenarioError as exc:
         _fail(str(exc), 2)
 
+    if network in ("isolated", "auto"):
+        from lab.isolated import isolation_support
+
+        support = isolation_support()
+        if support:
+            sys.exit(_up_isolated(ctx, scenario, loaded, directory))
+        if network == "isolated":
+            _fail(support.why, 1)
+        err.print(f"[yellow]loopback mode:[/] {support.why}", highlight=False)
+
     async def serve() -> None:
-        lab = Lab(loaded, slot=slot, directory=directory)
+        lab = Lab(loaded, slot=slot, directory=directory,
+                  network="isolated" if network == "inside" else "loopback")
         await lab.start()
+        record = None
+        if network != "inside":
+            from .labs import register_loopback
+
+            record = register_loopback(
+                scenario, lab.state_file,
+                None if directory else lab.directory)
         try:
-            _show_lab(lab)
+            _show_lab(lab, record.name if record else None)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,6 +140,8 @@ def up(scenario: str, slot: int | None, directory: Path | None) -> None:
             await stop.wait()
         finally:
             await lab.stop()
+            if record is not None:
+                record.forget()
             err.print("lab stopped; nothing left behind")
 
     try:
@@ -121,10 +150,116 @@ def up(scenario: str, slot: int | None, directory: Path | None) -> None:
         _fail(str(exc), 1)
 
 
-def _show_lab(lab) -> None:  # type: ignore[no-untyped-def]
+def _up_isolated(ctx: click.Context, scenario: str, loaded,  # type: ignore
+                 directory: Path | None) -> int:
+    """Build the namespace, run this same command inside it, clean up after."""
+    import tempfile
+
+    from lab.isolated import IsolatedSpec, new_lab_id, rules_from_plan, supervise
+    from lab.plan import build_plan
+
+    plan = build_plan(loaded, network="isolated")
+    own = directory is None
+    lab_dir = directory or Path(tempfile.mkdtemp(prefix="maillab-"))
+    hosts = list(plan.hosts.values()) + [h for p in plan.partners for h in p.hosts]
+    spec = IsolatedSpec(
+        name=new_lab_id(loaded.name), scenario=scenario,
+        addresses=tuple(h.address for h in hosts),
+        nameserver=plan.resolver.address, search=(plan.domain,),
+        hosts=tuple((h.fqdn, h.address) for h in hosts),
+        rules=tuple(rules_from_plan(plan.blocked,
+                                    {h.name: h.address for h in hosts})),
+        state_file=str(lab_dir / "state.json"),
+        remove_paths=(str(lab_dir),) if own else ())
+    verbose = ctx.find_root().params.get("verbose", 0)
+    argv = [sys.executable, "-m", "maillab", *(["-v"] * verbose), "up",
+            "--network", "inside", "--dir", str(lab_dir), scenario]
+    try:
+        status = supervise(spec, argv)
+    except LabError as exc:
+        _fail(str(exc), 1)
+    return 0 if status in (0, -signal.SIGINT, -signal.SIGTERM) else 1
+
+
+@main.command()
+def status() -> None:
+    """List the running labs."""
+    from .labs import running
+
+    labs = running()
+    if not labs:
+        out.print("no lab is running")
+        return
+    table = Table("name", "scenario", "network", "pid", "state file")
+    for r in labs:
+        table.add_row(r.name, r.scenario, "isolated" if r.netns else "loopback",
+                      str(r.pid), r.state_file or "-")
+    out.print(table)
+
+
+@main.command()
+@click.argument("lab_name")
+def down(lab_name: str) -> None:
+    """Stop a running lab (by name or scenario) and remove what it left."""
+    from .labs import find, stop
+
+    try:
+        record = find(lab_name)
+        stop(record)
+    except LabError as exc:
+        _fail(str(exc), 1)
+    out.print(f"stopped {record.name}")
+
+
+@main.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.argument("lab_name")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(lab_name: str, command: tuple[str, ...]) -> None:
+    """Run one command inside a running lab: maillab exec LAB -- CMD ..."""
+    sys.exit(_inside(lab_name, list(command)))
+
+
+@main.command()
+@click.argument("lab_name")
+def shell(lab_name: str) -> None:
+    """Open an interactive shell inside a running lab."""
+    import os
+
+    sh = os.environ.get("SHELL", "/bin/bash")
+    sys.exit(_inside(lab_name, [sh, "-i"], prompt=True))
+
+
+def _inside(lab_name: str, command: list[str], prompt: bool = False) -> int:
+    """Run ``command`` in the lab's namespace (or, for a loopback lab, beside
+    it), with MAILLAB_STATE naming its state file."""
+    import os
+    import subprocess
+
+    from .labs import find
+
+    try:
+        record = find(lab_name)
+    except LabError as exc:
+        _fail(str(exc), 1)
+    env = dict(os.environ, MAILLAB_STATE=record.state_file or "",
+               MAILLAB_LAB=record.name)
+    if prompt:
+        env["PS1"] = f"(maillab:{record.scenario}) \\w\\$ "
+    argv = (["ip", "netns", "exec", record.name] if record.netns else []) + command
+    try:
+        return subprocess.call(argv, env=env)
+    except FileNotFoundError as exc:
+        _fail(f"cannot run {command[0]}: {exc.strerror}", 2)
+        return 2
+
+
+def _show_lab(lab, name: str | None) -> None:  # type: ignore[no-untyped-def]
     state = lab.state()
+    title = f"lab '{state['scenario']}' for {state['domain']}"
+    if name:
+        title += f" ({name})"
     table = Table("host", "address", "services (standard → actual port)",
-                  title=f"lab '{state['scenario']}' for {state['domain']}")
+                  title=title)
     by_addr = state["ports"]
     for h in state["hosts"]:
         ports = by_addr.get(h["address"], {})
@@ -138,6 +273,8 @@ def _show_lab(lab) -> None:  # type: ignore[no-untyped-def]
     out.print(f"try       dig @{ip} -p {port} {state['domain']} MX", highlight=False)
     out.print(f"          maillab check {state['domain']} --lab {lab.state_file}",
               highlight=False)
+    if name:
+        out.print(f"          maillab shell {state['scenario']}", highlight=False)
     out.print("Ctrl-C stops the lab.")
 
 
@@ -151,17 +288,33 @@ def _show_lab(lab) -> None:  # type: ignore[no-untyped-def]
               help="Address the organisation sends from (repeatable).")
 @click.option("--lab", "lab_state", type=click.Path(path_type=Path),
               help="A running lab's state file (resolver, relay, port map).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
+              help="PEM file of the CAs to trust (default: the lab's, else the "
+              "system's).")
+@click.option("--account", metavar="ADDRESS",
+              help="A test mailbox for the end-to-end mail-flow probe; its "
+              "password comes from MAILLAB_ACCOUNT_PASSWORD.")
 @click.option("--timeout", type=float, default=3.0, show_default=True,
               help="Seconds for each network step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check(domain: str, resolver: str | None, outbound: tuple[str, ...],
-          lab_state: Path | None, timeout: float, as_json: bool) -> None:
+          lab_state: Path | None, ca_file: str | None, account: str | None,
+          timeout: float, as_json: bool) -> None:
     """Diagnose DOMAIN's mail flow over the network."""
     from checker.diagnose import diagnose
     from checker.target import from_options
 
+    if resolver is None and lab_state is None:
+        lab_state, resolver = _defaults_inside()
     try:
-        target = from_options(domain, resolver, outbound, lab_state)
+        import os
+
+        password = os.environ.get("MAILLAB_ACCOUNT_PASSWORD")
+        if account and not password:
+            raise CheckerUsage("--account needs MAILLAB_ACCOUNT_PASSWORD set")
+        target = from_options(domain, resolver, outbound, lab_state,
+                              ca_file=ca_file,
+                              account=(account, password) if account else None)
         report = asyncio.run(diagnose(target, timeout=timeout,
                                       dns_timeout=min(timeout, 2.0)))
     except CheckerError as exc:
@@ -172,6 +325,24 @@ def check(domain: str, resolver: str | None, outbound: tuple[str, ...],
     else:
         _show_report(report)
     sys.exit(1 if report.findings else 0)
+
+
+def _defaults_inside() -> tuple[Path | None, str | None]:
+    """Inside a lab ('maillab shell' or 'exec') its state file is in the
+    environment; anywhere else the system's resolver is the one to ask."""
+    import os
+
+    state = os.environ.get("MAILLAB_STATE")
+    if state and Path(state).is_file():
+        return Path(state), None
+    try:
+        for line in Path("/etc/resolv.conf").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver":
+                return None, parts[1]
+    except OSError:
+        pass
+    return None, None
 
 
 def _show_report(report) -> None:  # type: ignore[no-untyped-def]

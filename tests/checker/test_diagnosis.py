@@ -52,6 +52,36 @@ EXPECTED_CODES = {
     "lookalike-spf-near-limit": set(),
     "lookalike-parked-domain": set(),
     "lookalike-ptr-several-names": set(),
+    "port143-dropped": {"port.filtered"},
+    "port993-dropped": {"port.filtered"},
+    "port110-rejected": {"port.closed"},
+    "port995-dropped": {"port.filtered"},
+    "port80-dropped": {"port.filtered"},
+    "port443-rejected": {"port.closed"},
+    "port50636-dropped": {"port.filtered"},
+    "tls-expired": {"tls.expired"},
+    "tls-name-mismatch": {"tls.name-mismatch"},
+    "tls-self-signed": {"tls.self-signed"},
+    "tls-unknown-ca": {"tls.unknown-ca"},
+    "smtp-starttls-missing": {"smtp.starttls-missing"},
+    "smtp-starttls-broken": {"tls.handshake-failed"},
+    "smtp-banner-masked": {"smtp.banner-masked"},
+    "smtp-auth-before-tls": {"smtp.auth-before-tls"},
+    "smtp-open-relay": {"smtp.open-relay"},
+    "smtp-reply-greylist": {"smtp.tempfail"},
+    "smtp-reply-421": {"smtp.banner-bad"},
+    "smtp-reply-550": {"smtp.refused"},
+    "smtp-slow-banner": {"smtp.slow-banner"},
+    "imap-login-disabled": {"imap.login-disabled"},
+    "pop3-down": {"port.closed"},
+    "autodiscover-missing": {"autodiscover.missing"},
+    "autodiscover-redirect-broken": {"autodiscover.redirect-broken"},
+    "crl-unreachable": {"crl.unreachable"},
+    "relay-ptr-rejected": {"ptr.missing"},
+    "relay-spf-fail": {"spf.ip-not-authorized"},
+    "partner-greylisting": set(),
+    "partner-mx-unreachable": set(),
+    "inbound-wrong-mx": {"port.closed", "ptr.missing"},
 }
 
 
@@ -127,8 +157,8 @@ async def test_check_with_explicit_resolver_and_outbound_ip(healthy_lab):
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "maillab", "check", "contoso.test", "--resolver",
-         state["resolver"], "--outbound-ip", state["outbound"][0], "--json",
-         "--timeout", "1"],
+         state["resolver"], "--outbound-ip", state["outbound"][0], "--ca-file",
+         state["ca_file"], "--json", "--timeout", "1"],
         capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["findings"] == []

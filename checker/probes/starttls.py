@@ -1,0 +1,60 @@
+"""What every port probe shares: reaching the port, and securing the session.
+
+``reach`` turns a TCP connect into the port findings (filtered or closed);
+``secure`` runs the TLS handshake, after STARTTLS/STLS or at once for the
+implicit-TLS ports (RFC 8314 section 3), and turns the result into TLS
+findings. A probe's ``PortResult`` also carries the presented chain, so the
+diagnosis can fetch each CRL once for all ports.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+
+from ..findings import Finding
+from ..target import Target
+from . import tls
+from .tcp import Connection, connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PortResult:
+    """What one probe of one port found, and the certificates it saw."""
+
+    findings: list[Finding] = field(default_factory=list)
+    chain: tuple[bytes, ...] = ()
+
+
+async def reach(target: Target, fqdn: str, address: str, standard: int,
+                timeout: float) -> tuple[Connection | None, list[Finding]]:
+    """An open connection, or the finding that says why there is none."""
+    subject = f"{fqdn}:{standard}"
+    conn = await connect(address, target.port(address, standard), timeout)
+    if conn.state == "filtered":
+        return None, [Finding("port.filtered", subject,
+                              f"{subject} ({address}) does not answer",
+                              (conn.evidence(),))]
+    if conn.state in ("refused", "unreachable"):
+        return None, [Finding("port.closed", subject,
+                              f"{subject} ({address}) refuses connections",
+                              (conn.evidence(),))]
+    return conn, []
+
+
+async def secure(target: Target, conn: Connection, fqdn: str, subject: str,
+                 transcript: list[str]) -> tuple[tls.Handshake, list[Finding]]:
+    """The handshake on ``conn`` and every TLS finding it proves."""
+    handshake = await tls.upgrade(conn, fqdn)
+    if not handshake.ok:
+        return handshake, [Finding(
+            "tls.handshake-failed", subject,
+            f"{subject}: the TLS handshake fails",
+            (conn.evidence(), *transcript[-4:], handshake.evidence()))]
+    now = datetime.datetime.now(datetime.UTC)
+    problems = tls.classify(handshake, fqdn, tls.load_trust(target.ca_file), now)
+    return handshake, tls.findings(subject, problems)
+
