@@ -271,16 +271,7 @@ class Lab:
     def expected(self) -> list[Expected]:
         """The ground truth: what a correct diagnosis of this lab contains."""
         assert self.plan is not None
-        found: list[Expected] = []
-        for fault in self.scenario.faults:
-            found.extend(fault.expected(self.plan))
-        waived = {(w.code, w.subject) for w in self.scenario.findings.waive}
-        found = [e for e in found if (e.code, e.subject) not in waived
-                 and (e.code, None) not in waived]
-        for add in self.scenario.findings.add:
-            found.append(Expected(add.code, self.plan.expand(add.subject or ""),
-                                  add.reason))
-        return list(dict.fromkeys(found))
+        return expected_findings(self.scenario, self.plan)
 
     async def stop(self) -> None:
         for close in reversed(self._closers):
@@ -303,3 +294,17 @@ class Lab:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def expected_findings(scenario: Scenario, plan: Plan) -> list[Expected]:
+    """What the faults imply for this plan, with the scenario's additions and
+    waivers (each carries its stated reason)."""
+    found: list[Expected] = []
+    for fault in scenario.faults:
+        found.extend(fault.expected(plan))
+    waived = {(w.code, w.subject) for w in scenario.findings.waive}
+    found = [e for e in found if (e.code, e.subject) not in waived
+             and (e.code, None) not in waived]
+    for add in scenario.findings.add:
+        found.append(Expected(add.code, plan.expand(add.subject or ""), add.reason))
+    return list(dict.fromkeys(found))

@@ -37,7 +37,27 @@ def _fail(message: str, status: int) -> None:
     sys.exit(status)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Lazy(click.Group):
+    """Commands with modules of their own are imported only when used, so
+    'maillab check' does not pay for the classroom's web stack."""
+
+    lazy = {"quiz": "maillab.quiz:quiz_command",
+            "classroom": "maillab.classroom:classroom_command",
+            "verify": "maillab.verify.command:verify_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            import importlib
+
+            module, _, attr = self.lazy[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Lazy, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="maillab")
 @click.option("-v", "--verbose", count=True, help="-v for INFO, -vv for DEBUG.")
 def main(verbose: int) -> None:
@@ -370,10 +390,14 @@ def _show_report(report) -> None:  # type: ignore[no-untyped-def]
 @click.argument("names", nargs=-1)
 @click.option("--jobs", "-j", type=int, default=4, show_default=True,
               help="Labs run at once.")
-@click.option("--timeout", type=float, default=1.5, show_default=True,
+@click.option("--timeout", type=float, default=3.0, show_default=True,
               help="Seconds for each network step of the checker.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def run(names: tuple[str, ...], jobs: int, timeout: float, as_json: bool) -> None:
+@click.option("--network", type=click.Choice(["loopback", "isolated"]),
+              default="loopback", show_default=True,
+              help="isolated: each lab in its own namespace, checked from inside.")
+def run(names: tuple[str, ...], jobs: int, timeout: float, as_json: bool,
+        network: str) -> None:
     """Bring up each scenario, diagnose it, compare with its ground truth."""
     from lab.scenario import bundled_names, load
 
@@ -392,8 +416,14 @@ def run(names: tuple[str, ...], jobs: int, timeout: float, as_json: bool) -> Non
             err.print(f"{mark} {score.scenario}", highlight=False)
 
     try:
+        if network == "isolated":
+            from lab.isolated import isolation_support
+
+            support = isolation_support()
+            if not support:
+                _fail(support.why, 1)
         scores = asyncio.run(run_many(paths, jobs=jobs, timeout=timeout,
-                                      on_done=progress))
+                                      on_done=progress, network=network))
     except LabError as exc:
         _fail(str(exc), 1)
     order = {s.name: i for i, s in enumerate(loaded)}
@@ -524,16 +554,6 @@ def logs(lab_state: Path, host: str | None) -> None:
 # endregion
 # region: commands with modules of their own
 
-def _commands_of_their_own() -> None:
-    from .classroom import classroom_command
-    from .quiz import quiz_command
-    from .verify.command import verify_command
-
-    main.add_command(quiz_command, "quiz")
-    main.add_command(classroom_command, "classroom")
-    main.add_command(verify_command, "verify")
-
-
 @main.command("findings-doc")
 @click.option("--check", is_flag=True, help="Exit 1 if docs/findings.md is stale.")
 def findings_doc(check: bool) -> None:
@@ -542,8 +562,6 @@ def findings_doc(check: bool) -> None:
 
     sys.exit(render(["--check"] if check else []))
 
-
-_commands_of_their_own()
 
 # endregion
 

@@ -55,8 +55,10 @@ def running() -> list[LabRecord]:
 
 
 def find(name_or_scenario: str) -> LabRecord:
+    """A running lab by its name, its scenario, or its state file's path."""
     labs = running()
-    exact = [r for r in labs if r.name == name_or_scenario]
+    exact = [r for r in labs if r.name == name_or_scenario
+             or (r.state_file and r.state_file == str(Path(name_or_scenario)))]
     by_scenario = [r for r in labs if r.scenario == name_or_scenario
                    or Path(r.scenario).stem == name_or_scenario]
     found = exact or by_scenario
