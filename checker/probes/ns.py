@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
 
-from ..dns import DnsClient
+from ..dns import DnsClient, udp_exchange
 from ..findings import Finding
 from ..target import Target
 from .dnsfail import dns_failure
@@ -43,9 +42,8 @@ async def _authoritative(client: DnsClient, target: Target,
         port = target.port(address, 53)
         started = time.monotonic()
         try:
-            reply = await dns.asyncquery.udp(query, address, port=port,
-                                             timeout=client.timeout)
-        except (dns.exception.Timeout, OSError) as exc:
+            reply = await udp_exchange(query, address, port, client.timeout)
+        except (dns.exception.Timeout, asyncio.TimeoutError, OSError) as exc:
             seen.append(f"SOA {target.domain} @{address}:{port}: no reply ({exc})")
             continue
         took = (time.monotonic() - started) * 1000

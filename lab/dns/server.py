@@ -50,14 +50,19 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class DnsServer:
-    """Serves one responder on ``host:port`` over UDP and, unless told not to, TCP."""
+    """Serves one responder on ``host:port`` over UDP and, unless told not to, TCP.
+
+    With ``reuse_port`` the sockets set SO_REUSEPORT, so several processes can
+    serve the same port and Linux spreads the queries over them.
+    """
 
     def __init__(self, responder: Responder, host: str, port: int = 53, *,
-                 tcp: bool = True) -> None:
+                 tcp: bool = True, reuse_port: bool = False) -> None:
         self.responder = responder
         self.host = host
         self.port = port
         self.serve_tcp = tcp
+        self.reuse_port = reuse_port
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
@@ -69,13 +74,15 @@ class DnsServer:
         # so a few picks are allowed before giving up.
         for attempt in range(10 if wanted == 0 else 1):
             self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self.responder), local_addr=(self.host, wanted))
+                lambda: _Udp(self.responder), local_addr=(self.host, wanted),
+                reuse_port=self.reuse_port or None)
             self.port = self._udp.get_extra_info("sockname")[1]
             if not self.serve_tcp:
                 break
             try:
                 self._tcp = await asyncio.start_server(
-                    self._serve_tcp, self.host, self.port, backlog=64)
+                    self._serve_tcp, self.host, self.port, backlog=64,
+                    reuse_port=self.reuse_port or None)
                 break
             except OSError:
                 self._udp.close()

@@ -4,11 +4,19 @@ Delivery follows the Maildir convention: write the whole message into tmp/,
 fsync it, rename it into new/ and fsync new/ before reporting success, so a
 crash leaves either no message or the whole message. Readers never look in
 tmp/. UIDs (RFC 3501 section 2.3.1.1) persist in a small list file per mailbox.
+
+Concurrent deliveries share their directory fsyncs (group commit): each
+delivery fsyncs its own file and renames it, then waits until a directory
+fsync that began after its rename has finished. One waiter runs that fsync
+for everyone who renamed before it began; the others sleep meanwhile. UIDs
+are not touched on delivery: a reader's listing gives them to newcomers, in
+arrival order, and persists them before anyone sees them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import functools
@@ -40,6 +48,85 @@ _LOCK_NAME = ".maillab-lock"
 # tmp/ files older than this moment were left by an earlier process that died
 # mid-delivery; nothing of ours can be that old.
 _PROCESS_START = time.time()
+
+# Worker threads for deliver_async, apart from the loop's default executor so
+# that other blocking work (the relay queue) cannot starve deliveries. Each
+# thread holds one delivery through its file fsync, so more threads let more
+# file fsyncs overlap (the file system commits them together) and let larger
+# groups share one directory fsync.
+_DELIVERY_THREADS = 16
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_guard = threading.Lock()
+
+
+def _delivery_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    with _executor_guard:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(
+                _DELIVERY_THREADS, thread_name_prefix="maildir-deliver")
+        return _executor
+
+
+class DirectorySync:
+    """Group commit of one directory's fsyncs for renames done by many threads.
+
+    `sync()` returns only after an fsync of the directory that started after
+    the call did, so a rename made before the call is durable on return.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._cond = threading.Condition(threading.Lock())
+        self._issued = 0  # tickets handed out; a ticket is taken after a rename
+        self._durable = 0  # every ticket up to this one is covered by an fsync
+        self._running = False
+        self._failed: tuple[int, OSError] | None = None
+
+    def sync(self) -> None:
+        with self._cond:
+            self._issued += 1
+            ticket = self._issued
+            while self._durable < ticket:
+                failed = self._failed
+                if failed is not None and failed[0] >= ticket:
+                    # The fsync that covered this rename failed: its caller
+                    # must not be told that the message is safe.
+                    raise failed[1]
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._lead()
+
+    def _lead(self) -> None:
+        # Called with the lock held; every ticket issued so far belongs to a
+        # rename that is already done, so this one fsync covers them all.
+        covered = self._issued
+        self._running = True
+        self._cond.release()
+        error: OSError | None = None
+        synced = False
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            synced = True
+        except OSError as exc:
+            error = exc
+        finally:
+            # Also on KeyboardInterrupt: a waiter then leads the next fsync.
+            self._cond.acquire()
+            self._running = False
+            if synced:
+                self._durable = max(self._durable, covered)
+            elif error is not None:
+                self._failed = (covered, error)
+            self._cond.notify_all()
+
+        if error is not None:
+            raise error
 
 
 @dataclass(frozen=True)
@@ -222,6 +309,18 @@ class Mailbox:
         log.info("deleted message %s from %s", key, self.path.name)
 
 
+class _Target:
+    """Where deliveries for one user go: the paths as text, the fsync groups."""
+
+    def __init__(self, name: str, path: str) -> None:
+        self.name = name
+        self.tmp = os.path.join(path, "tmp", "")
+        self.new = os.path.join(path, "new", "")
+        self.cur = os.path.join(path, "cur", "")
+        self.new_sync = DirectorySync(self.new)
+        self.cur_sync = DirectorySync(self.cur)
+
+
 class MailStore:
     """All mailboxes under one root directory."""
 
@@ -232,6 +331,7 @@ class MailStore:
         self._locks: dict[str, threading.RLock] = {}
         self._guard = threading.Lock()
         self._cleaned: set[str] = set()
+        self._targets: dict[str, _Target] = {}
         # Start-up: partial deliveries of a crashed process are removed now.
         for user in self.users():
             self._ensure(user)
@@ -262,6 +362,20 @@ class MailStore:
         if first:
             self._clean_tmp(path / "tmp")
         return name, path
+
+    def _target(self, user: str) -> _Target:
+        # Deliveries come often for few users: once a Maildir is known to be
+        # complete it is not checked again, and its paths are kept as text.
+        target = self._targets.get(user)
+        if target is not None:
+            return target
+
+        name, path = self._ensure(user)
+        with self._guard:
+            target = self._targets.get(user)
+            if target is None:
+                target = self._targets[user] = _Target(name, str(path))
+            return target
 
     def _clean_tmp(self, tmp: pathlib.Path) -> None:
         with os.scandir(tmp) as entries:
@@ -306,9 +420,9 @@ class MailStore:
         With `flags` the message goes straight to cur/ (IMAP APPEND); an
         `internal_date` sets the file time that IMAP reports as INTERNALDATE.
         """
-        name, path = self._ensure(user)
+        target = self._target(user)
         unique = self._names.make(len(message))
-        tmp_path = path / "tmp" / unique
+        tmp_path = target.tmp + unique
 
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -326,19 +440,20 @@ class MailStore:
             os.utime(tmp_path, (internal_date, internal_date))
 
         if flags:
-            sub, final = "cur", unique + flags_to_info(flags)
+            os.rename(tmp_path, target.cur + unique + flags_to_info(flags))
+            target.cur_sync.sync()
         else:
-            sub, final = "new", unique
-        os.rename(tmp_path, path / sub / final)
-        fsync_dir(path / sub)
+            os.rename(tmp_path, target.new + unique)
+            # Shared with the deliveries that renamed meanwhile.
+            target.new_sync.sync()
 
-        log.info("delivered %d bytes to %s as %s", len(message), name, unique)
+        log.info("delivered %d bytes to %s as %s", len(message), target.name,
+                 unique)
         return unique
 
     async def deliver_async(self, user: str, message: bytes) -> str:
         """`deliver` in a worker thread, so the event loop keeps serving."""
-        # TODO: group the fsyncs of concurrent deliveries into one per batch
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            None, functools.partial(self.deliver, user, message)
+            _delivery_executor(), functools.partial(self.deliver, user, message)
         )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import pathlib
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -137,6 +140,62 @@ async def test_deliver_async_concurrent(tmp_path: pathlib.Path) -> None:
     assert len(set(keys)) == 20
     assert sorted(m.key for m in listed) == sorted(keys)
     assert [m.uid for m in listed] == list(range(1, 21))
+
+
+async def test_concurrent_deliveries_share_directory_fsyncs(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = MailStore(tmp_path)
+    store.mailbox("hugo")
+    new = os.path.realpath(tmp_path / "hugo" / "new")
+    clock = itertools.count()
+    guard = threading.Lock()
+    renamed: dict[str, int] = {}
+    dir_syncs: list[tuple[int, int]] = []  # (start, end) of each fsync of new/
+    crowd = threading.Event()
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def rename(src: str, dst: str) -> None:
+        real_rename(src, dst)
+        with guard:
+            renamed[os.path.basename(dst)] = next(clock)
+            if len(renamed) >= 4:
+                crowd.set()
+
+    def fsync(fd: int) -> None:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            real_fsync(fd)
+            return
+        assert os.path.realpath(f"/proc/self/fd/{fd}") == new
+        # Hold the first directory fsync until a few renames queue up behind
+        # it, so the test does not depend on how fast threads start.
+        crowd.wait(timeout=10)
+        with guard:
+            start = next(clock)
+        real_fsync(fd)
+        with guard:
+            dir_syncs.append((start, next(clock)))
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    async def one(i: int) -> tuple[str, int]:
+        key = await store.deliver_async("hugo", MSG + str(i).encode())
+        with guard:
+            return key, next(clock)
+
+    done = await asyncio.wait_for(
+        asyncio.gather(*(one(i) for i in range(12))), timeout=30)
+    monkeypatch.undo()
+
+    assert len(dir_syncs) < len(done)
+    for key, returned in done:
+        # Some fsync of new/ began after this rename and ended before the
+        # caller was told the message was stored.
+        assert any(renamed[key] < start and end < returned
+                   for start, end in dir_syncs), key
+    assert sorted(m.key for m in store.mailbox("hugo").list()) == sorted(
+        key for key, _ in done)
 
 
 WRITER = r"""
