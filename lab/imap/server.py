@@ -14,6 +14,8 @@ from lab.store import MailStore
 log = logging.getLogger(__name__)
 
 TLS_HANDSHAKE_TIMEOUT = 15.0
+#: Bytes kept from a client while its STARTTLS upgrade completes.
+MAX_HELD = 64 * 1024
 
 
 class _Gate:
@@ -42,6 +44,12 @@ class ImapConnection(asyncio.Protocol):
         self._closing = False
         self._paused = False
         self._peer = "-"
+        #: Set from STARTTLS until the session knows TLS is up: bytes that
+        #: arrive then (a client's first command right after its last
+        #: handshake message) wait here rather than reach a session that
+        #: still believes it speaks plain text.
+        self._upgrading = False
+        self._held: list[bytes] = []
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -73,6 +81,10 @@ class ImapConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._session is None or self._closing:
+            return
+        if self._upgrading:
+            if sum(map(len, self._held)) + len(data) <= MAX_HELD:
+                self._held.append(data)
             return
         self._arm_idle()
         try:
@@ -121,6 +133,11 @@ class ImapConnection(asyncio.Protocol):
                 self._closing = True
                 self._transport.close()
             elif isinstance(event, StartTLS):
+                # Stop reading in this very callback: the client's TLS hello
+                # may already be on its way and must reach start_tls, not the
+                # plain-text session (RFC 3501 section 6.2.1).
+                self._upgrading = True
+                self._transport.pause_reading()
                 asyncio.get_running_loop().create_task(self._start_tls())
 
     async def _start_tls(self) -> None:
@@ -143,7 +160,11 @@ class ImapConnection(asyncio.Protocol):
         self._transport = new
         assert self._session is not None
         self._session.tls_started()
+        self._upgrading = False
         self._arm_idle()
+        held, self._held = self._held, []
+        for data in held:
+            self.data_received(data)
 
     def _arm_idle(self) -> None:
         if self._idle is not None:
