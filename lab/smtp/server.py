@@ -19,6 +19,17 @@ from .policy import MailPolicy
 
 log = logging.getLogger(__name__)
 
+
+class _QuietDeprecation(logging.Filter):
+    """aiosmtpd 1.4 warns on every AUTH that a field it sets itself is
+    deprecated; that is its internal matter, not news for a lab's user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Session.login_data is deprecated")
+
+
+logging.getLogger("mail.log").addFilter(_QuietDeprecation())
+
 IDENT = "ESMTP Mailflow Lab"
 MAX_MESSAGE = 10 * 1024 * 1024
 
