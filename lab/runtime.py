@@ -89,8 +89,24 @@ class Lab:
         log.info("lab %s is up in slot %d (%s)", self.scenario.name, self.slot,
                  self.directory)
 
+    def _previous_slot(self) -> int | None:
+        """The slot this directory's lab had before a crash, if it says so.
+
+        Restarting on the same addresses matters: clients and queued mail
+        still point at them, and another lab may otherwise take them over.
+        """
+        try:
+            return int(json.loads(self.state_file.read_text())["slot"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     async def _claim_slot(self) -> None:
-        slots = [self.slot] if self.slot is not None else range(MAX_SLOTS)
+        if self.slot is not None:
+            slots: list[int] = [self.slot]
+        else:
+            previous = self._previous_slot()
+            slots = ([previous] if previous is not None else []) + [
+                s for s in range(MAX_SLOTS) if s != previous]
         for slot in slots:
             plan = build_plan(self.scenario, slot, self.network)
             resolver = plan.resolver
@@ -234,6 +250,12 @@ class Lab:
         plan = self.plan
         assert plan is not None
         resolver = plan.resolver
+
+        # The lists the lab's receivers consult, so a checker can be told of
+        # them as a real one is configured with the lists it queries.
+        zones = [b.zone for b in self.scenario.blocklists]
+        zones += [z for f in self.scenario.faults
+                  if (z := getattr(f, "blocklist_zone", None))]
         return {
             "format": STATE_FORMAT,
             "scenario": plan.name,
@@ -252,6 +274,8 @@ class Lab:
                       for addr, m in self.ports.items()},
             "pid": os.getpid(),
             "network": plan.network,
+            "slot": self.slot,
+            "blocklists": list(dict.fromkeys(zones)),
         }
 
     def _test_account(self) -> dict[str, str] | None:

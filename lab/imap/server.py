@@ -86,7 +86,6 @@ class ImapConnection(asyncio.Protocol):
             if sum(map(len, self._held)) + len(data) <= MAX_HELD:
                 self._held.append(data)
             return
-        self._arm_idle()
         try:
             # TODO: store reads run on the event loop; fine for lab-sized boxes
             result = self._session.receive_data(data)
@@ -96,6 +95,10 @@ class ImapConnection(asyncio.Protocol):
             log.exception("IMAP session for %s failed", self._peer)
             result = Result(b"* BYE Internal server error\r\n",
                             (Close("internal error"),))
+        if result.data:
+            # Only progress counts as activity (a reply, or a literal's "+"):
+            # a client that dribbles a byte at a time is idle, and is cut off.
+            self._arm_idle()
         self._apply(result)
 
     def eof_received(self) -> bool | None:

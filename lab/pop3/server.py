@@ -139,7 +139,6 @@ class _Pop3Connection(asyncio.Protocol):
         session, transport = self._session, self._transport
         if session is None or transport is None or transport.is_closing():
             return
-        self._arm_timer()
 
         try:
             output = session.receive_data(data)
@@ -150,6 +149,9 @@ class _Pop3Connection(asyncio.Protocol):
             return
 
         if output.data:
+            # Only a complete command counts as activity: a client that
+            # dribbles a byte at a time is idle, and is cut off as such.
+            self._arm_timer()
             transport.write(output.data)
         for event in output.events:
             if isinstance(event, StartTLS):

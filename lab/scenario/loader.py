@@ -92,7 +92,35 @@ def load_text(text: str, *, path: str = "<scenario>",
     return scenario
 
 
+#: No scenario needs more: the format itself nests about six levels deep.
+MAX_DEPTH = 40
+
+
+def _depth_problem(text: str) -> tuple[int, str] | None:
+    """A line nested past MAX_DEPTH, found before PyYAML sees the text.
+
+    PyYAML's composer recurses once per level and its scanner slows down
+    quadratically with flow nesting, so a small file of brackets is a bomb.
+    The count is rough on purpose (quotes are not parsed): a real scenario is
+    nowhere near the limit.
+    """
+    flow = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = len(line) - len(line.lstrip(" "))
+        if indent > 2 * MAX_DEPTH:
+            return number, f"indented {indent} columns"
+        flow += line.count("[") + line.count("{")
+        if flow > MAX_DEPTH:
+            return number, f"{flow} open brackets"
+        flow = max(0, flow - line.count("]") - line.count("}"))
+    return None
+
+
 def _compose(text: str, path: str) -> yaml.Node | None:
+    deep = _depth_problem(text)
+    if deep is not None:
+        raise ScenarioError(f"nested too deeply for a scenario ({deep[1]})",
+                            path=path, line=deep[0])
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
@@ -110,6 +138,8 @@ def _compose(text: str, path: str) -> yaml.Node | None:
                             line=line) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"YAML error: {exc}", path=path) from None
+    except RecursionError:
+        raise ScenarioError("nested too deeply for a scenario", path=path) from None
 
 
 def _construct(node: yaml.Node) -> Any:

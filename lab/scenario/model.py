@@ -67,7 +67,9 @@ class User(_Strict):
     @field_validator("name")
     @classmethod
     def _local_part(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", value):
+        # The store refuses the same names: a mailbox is a directory.
+        if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", value) or ".." in value \
+                or value.endswith("."):
             raise ValueError(f"not a simple mailbox name: {value!r}")
         return value
 

@@ -32,6 +32,8 @@ logging.getLogger("mail.log").addFilter(_QuietDeprecation())
 
 IDENT = "ESMTP Mailflow Lab"
 MAX_MESSAGE = 10 * 1024 * 1024
+#: No session lasts longer than this, however busy the client keeps it.
+MAX_SESSION = 30 * 60.0
 
 
 class _Busy(asyncio.Protocol):
@@ -58,9 +60,31 @@ class _LabSMTP(SMTP):
         self._listener = listener
         self.tweaks = listener.tweaks
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._in_data = False
+        # A bound on the whole session, whatever the client keeps sending.
+        self._session_cap = self.loop.call_later(MAX_SESSION, transport.close)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._listener.sessions -= 1
+        self._session_cap.cancel()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # aiosmtpd resets its idle timer per command only; while a message
+        # body streams in, arriving data is the activity (RFC 5321 4.5.3.2.6
+        # gives DATA blocks a timeout of their own).
+        if self._in_data:
+            self._reset_timeout()
+        super().data_received(data)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
 
     async def _handle_client(self) -> None:
         if self.tweaks.banner_delay:

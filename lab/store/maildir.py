@@ -159,6 +159,7 @@ class Mailbox:
         self._lock = lock
         self._uids = uidlist_file.load(path)
         self.uidvalidity: int = self._uids.uidvalidity
+        self._where: dict[str, tuple[str, str]] = {}
 
     # -- locking -----------------------------------------------------------
 
@@ -179,6 +180,7 @@ class Mailbox:
     def _scan(self) -> dict[str, tuple[str, str]]:
         """key -> (subdir, file name) for every visible message."""
         found: dict[str, tuple[str, str]] = {}
+        self._where = found
         for sub in ("new", "cur"):
             with os.scandir(self.path / sub) as entries:
                 for entry in entries:
@@ -232,7 +234,13 @@ class Mailbox:
         )
 
     def _locate(self, key: str) -> tuple[str, str]:
-        where = self._scan().get(key)
+        # The last scan usually still holds the file: reading a whole maildrop
+        # then costs one directory scan, not one per message.
+        cached = self._where.get(key)
+        if cached is not None and (self.path / cached[0] / cached[1]).exists():
+            return cached
+        self._where = self._scan()
+        where = self._where.get(key)
         if where is None:
             raise MessageNotFound(key)
         return where
