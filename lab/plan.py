@@ -57,6 +57,12 @@ class PlannedHost:
     address: str
     roles: tuple[str, ...]
     services: dict[str, int] = field(default_factory=dict)
+    #: The host's IPv6 address, when it has one (isolated mode).
+    address6: str | None = None
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address, self.address6) if self.address6 else (self.address,)
 
 
 @dataclass
@@ -224,6 +230,7 @@ class Plan:
         text = text.replace("{domain}", self.domain)
         for host in self.hosts.values():
             text = text.replace("{addr:%s}" % host.name, host.address)
+            text = text.replace("{addr6:%s}" % host.name, host.address6 or "")
             text = text.replace("{rev:%s}" % host.name, reverse_name(host.address))
         return text
 
@@ -259,6 +266,21 @@ def _reverse_zones(network: str, slot: int, addresses: list[str]) -> list[str]:
     return reverse_zones([*fixed, *addresses])
 
 
+#: Isolated mode's IPv6 hosts, from 2001:db8::10 (RFC 3849).
+ISOLATED_NET6 = ipaddress.ip_network("2001:db8::/64")
+
+
+def _host_address6(network: str, index: int, given: str | None,
+                   default: bool) -> str | None:
+    if network == "loopback":
+        return None  # loopback has one IPv6 address, ::1, for everyone
+    from .isolated.addresses import check_documentation
+
+    if given:
+        return check_documentation(given)
+    return str(ISOLATED_NET6[0x10 + index]) if default else None
+
+
 def address_rtype(address: str) -> str:
     return "AAAA" if ":" in address else "A"
 
@@ -279,12 +301,14 @@ def build_plan(scenario: Scenario, slot: int = 0, network: str = "loopback") -> 
             address=_host_address(network, slot, i, spec.address),
             roles=tuple(spec.roles),
             services=services,
+            address6=_host_address6(network, i, spec.address6, org.ipv6),
         )
 
     plan = Plan(
         name=scenario.name, domain=domain, slot=slot, hosts=hosts, records=[],
         zones=[domain, *_reverse_zones(network, slot,
-                                       [h.address for h in hosts.values()])],
+                                       [a for h in hosts.values()
+                                        for a in h.addresses])],
         users={u.name: u.secret for u in org.users}, relay=org.relay,
         outside=[o.domain for o in scenario.outside], network=network,
     )
@@ -309,14 +333,20 @@ def _baseline_records(plan: Plan, scenario: Scenario) -> None:
     for h in dns_hosts:
         plan.add(domain, "NS", h.fqdn)
     for h in plan.hosts.values():
-        plan.add(h.fqdn, address_rtype(h.address), h.address)
-        plan.add(reverse_name(h.address), "PTR", h.fqdn)
+        for address in h.addresses:
+            plan.add(h.fqdn, address_rtype(address), address)
+            plan.add(reverse_name(address), "PTR", h.fqdn)
 
     # Mail routing: MX preference in host order, 10, 20, ...
     mx_hosts = [h for h in plan.hosts.values() if "mx" in h.roles]
     for i, h in enumerate(mx_hosts):
         plan.add(domain, "MX", (10 * (i + 1), h.fqdn))
-    plan.add(domain, "TXT", plan.expand(scenario.organisation.spf))
+    spf = scenario.organisation.spf
+    relay = plan.hosts.get(scenario.organisation.relay or "")
+    if relay is not None and relay.address6 and "ip6:" not in spf:
+        # The relay sends over IPv6 too: the record must say so (RFC 7208 5.6).
+        spf = spf.replace(" -all", f" ip6:{relay.address6} -all")
+    plan.add(domain, "TXT", plan.expand(spf))
     if scenario.organisation.dmarc is not None:
         plan.add(f"_dmarc.{domain}", "TXT", plan.expand(scenario.organisation.dmarc))
 

@@ -167,12 +167,13 @@ class Lab:
                     continue
                 if port is None:
                     continue
-                got, close = await self._guarded(
-                    self.services.start(host, service, standard, port),
-                    host.address, port)
-                self._closers.append(close)
-                self._record(host.address, standard, got)
-                log.info("%s %s on %s:%d", host.fqdn, service, host.address, got)
+                for address in host.addresses:
+                    got, close = await self._guarded(
+                        self.services.start(host, service, standard, port,
+                                            address), address, port)
+                    self._closers.append(close)
+                    self._record(address, standard, got)
+                    log.info("%s %s on %s:%d", host.fqdn, service, address, got)
             if web:
                 await self._start_web(host, web)
 
@@ -194,15 +195,16 @@ class Lab:
     async def _start_web(self, host: PlannedHost,
                          web: dict[int, int | None]) -> None:
         assert self.services is not None
-        http, https, close = await self._guarded(
-            self.services.start_web(host, web.get(80), web.get(443)),
-            host.address, web.get(80) or 0)
-        self._closers.append(close)
-        if web.get(80) is not None:
-            self._record(host.address, 80, http)
-        if web.get(443) is not None:
-            self._record(host.address, 443, https)
-        log.info("%s http/https on %s:%d/%d", host.fqdn, host.address, http, https)
+        for address in host.addresses:
+            http, https, close = await self._guarded(
+                self.services.start_web(host, web.get(80), web.get(443), address),
+                address, web.get(80) or 0)
+            self._closers.append(close)
+            if web.get(80) is not None:
+                self._record(address, 80, http)
+            if web.get(443) is not None:
+                self._record(address, 443, https)
+            log.info("%s http/https on %s:%d/%d", host.fqdn, address, http, https)
 
     def _block(self, host: PlannedHost, standard: int, port: int,
                mode: str) -> None:
@@ -261,13 +263,13 @@ class Lab:
             "scenario": plan.name,
             "domain": plan.domain,
             "resolver": f"{resolver.address}:{self.ports[resolver.address][53]}",
-            "outbound": [plan.relay_host.address] if plan.relay else [],
+            "outbound": list(plan.relay_host.addresses) if plan.relay else [],
             "ca_file": str(self.ca_file) if self.ca_file else None,
             "test_account": self._test_account(),
             "directory": str(self.directory),
             "hosts": [
                 {"name": h.name, "fqdn": h.fqdn, "address": h.address,
-                 "roles": list(h.roles)}
+                 "address6": h.address6, "roles": list(h.roles)}
                 for h in plan.hosts.values()
             ],
             "ports": {addr: {str(k): v for k, v in m.items()}

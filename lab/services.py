@@ -38,6 +38,7 @@ class Services:
     enqueue: Any = None
     smtp: dict[str, list[SmtpListener]] = field(default_factory=dict)
     _certs: dict[tuple[str, str], IssuedCert] = field(default_factory=dict)
+    _address: str = ""
 
     @property
     def addresses(self) -> dict[str, str]:
@@ -50,14 +51,16 @@ class Services:
         if key not in self._certs:
             names = [host.fqdn, *self.plan.cert_names.get(host.name, [])]
             self._certs[key] = self.ca.issue(
-                names, [host.address], variant=variant,  # type: ignore
+                names, list(host.addresses), variant=variant,  # type: ignore
                 crl_url=self.plan.crl_url, stem=f"{host.name}-{variant}")
         return server_context(self._certs[key])
 
     async def start(self, host: PlannedHost, service: str, standard: int,
-                    port: int) -> tuple[int, Closer]:
-        """Start one service; the port it got and how to stop it."""
+                    port: int, address: str | None = None) -> tuple[int, Closer]:
+        """Start one service on one of the host's addresses; the port it got
+        and how to stop it."""
         starter = getattr(self, f"_start_{service}")
+        self._address = address or host.address
         return await starter(host, standard, port)
 
     # region: the servers
@@ -66,13 +69,16 @@ class Services:
                           port: int) -> tuple[int, Closer]:
         tweaks = self.plan.smtp_tweaks(host.name, standard)
         submission = standard == 587
+        # One host name for greeting and EHLO, as an MTA has one myhostname:
+        # the relay answers with the name it says EHLO with when it sends.
+        hostname = self.plan.ehlo if host.name == self.plan.relay else host.fqdn
         policy = MailPolicy(domain=self.plan.domain, users=self.plan.users,
-                            hostname=host.fqdn, submission=submission,
+                            hostname=hostname, submission=submission,
                             deliver=self.store.deliver_async,
                             open_relay=tweaks.open_relay,
                             enqueue=self.enqueue if submission else None)
         tls = None if tweaks.starttls == "missing" else self.tls(host, standard)
-        listener = SmtpListener(policy, host.address, port, tls_context=tls,
+        listener = SmtpListener(policy, self._address, port, tls_context=tls,
                                 auth=submission, tweaks=tweaks)
         await listener.start()
         self.smtp.setdefault(host.name, []).append(listener)
@@ -83,7 +89,7 @@ class Services:
     async def _start_imap(self, host: PlannedHost, standard: int,
                           port: int) -> tuple[int, Closer]:
         server = await start_imap_server(
-            host.address, port, store=self.store, users=self.addresses,
+            self._address, port, store=self.store, users=self.addresses,
             hostname=host.fqdn, ssl_context=self.tls(host, standard),
             implicit_tls=standard == 993,
             login_disabled_always=host.name in self.plan.imap_login_disabled)
@@ -94,7 +100,7 @@ class Services:
     async def _start_pop3(self, host: PlannedHost, standard: int,
                           port: int) -> tuple[int, Closer]:
         server = await start_pop3_server(
-            host.address, port, store=self.store, users=self.addresses,
+            self._address, port, store=self.store, users=self.addresses,
             hostname=host.fqdn, ssl_context=self.tls(host, standard),
             implicit_tls=standard == 995, require_tls=standard == 110)
         return _port(server), _closer(server)
@@ -103,7 +109,7 @@ class Services:
 
     async def _start_ldaps(self, host: PlannedHost, standard: int,
                            port: int) -> tuple[int, Closer]:
-        server = await start_ldaps(host.address, port, users=self.addresses,
+        server = await start_ldaps(self._address, port, users=self.addresses,
                                    domain=self.plan.domain,
                                    ssl_context=self.tls(host, standard))
         return _port(server), _closer(server)
@@ -111,12 +117,14 @@ class Services:
     # endregion
 
     async def start_web(self, host: PlannedHost, http_port: int | None,
-                        https_port: int | None) -> tuple[int, int, Closer]:
+                        https_port: int | None, address: str | None = None,
+                        ) -> tuple[int, int, Closer]:
         """HTTP and HTTPS of the Autodiscover host, started together."""
         tweaks = self.plan.http_tweaks(host.name)
         servers = self._client_servers()
         service = await start_http(
-            host.address, http_port or 0, https_port or 0, hostname=host.fqdn,
+            address or host.address, http_port or 0, https_port or 0,
+            hostname=host.fqdn,
             domain=self.plan.domain, users=self.addresses, servers=servers,
             ssl_context=self.tls(host, 443),
             crl_der=self.ca.crl_der if tweaks.crl else None,

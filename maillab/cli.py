@@ -184,9 +184,9 @@ def _up_isolated(ctx: click.Context, scenario: str, loaded,  # type: ignore
     hosts = list(plan.hosts.values()) + [h for p in plan.partners for h in p.hosts]
     spec = IsolatedSpec(
         name=new_lab_id(loaded.name), scenario=scenario,
-        addresses=tuple(h.address for h in hosts),
+        addresses=tuple(a for h in hosts for a in h.addresses),
         nameserver=plan.resolver.address, search=(plan.domain,),
-        hosts=tuple((h.fqdn, h.address) for h in hosts),
+        hosts=tuple((h.fqdn, a) for h in hosts for a in h.addresses),
         rules=tuple(rules_from_plan(plan.blocked,
                                     {h.name: h.address for h in hosts})),
         state_file=str(lab_dir / "state.json"),
@@ -436,13 +436,16 @@ def run(names: tuple[str, ...], jobs: int, timeout: float, as_json: bool,
     else:
         table = Table("scenario", "expected", "found", "verdict")
         for s in scores:
-            verdict = "[green]matched[/]" if s.matched else (
-                f"[red]{s.error}[/]" if s.error else "[red]mismatch[/]")
+            verdict = (f"[yellow]skipped[/]: {s.skipped}" if s.skipped else
+                       "[green]matched[/]" if s.matched else
+                       f"[red]{s.error}[/]" if s.error else "[red]mismatch[/]")
             table.add_row(s.scenario, _codes(s.expected) or "(none)",
                           _codes(s.found) or "(none)", verdict)
         out.print(table)
-        good = sum(s.matched for s in scores)
-        out.print(f"{good}/{len(scores)} scenarios matched")
+        skipped = sum(1 for s in scores if s.skipped)
+        good = sum(s.matched for s in scores) - skipped
+        tail = f" ({skipped} skipped)" if skipped else ""
+        out.print(f"{good}/{len(scores) - skipped} scenarios matched{tail}")
     sys.exit(0 if all(s.matched for s in scores) else 1)
 
 

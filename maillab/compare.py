@@ -14,6 +14,8 @@ class Score:
     expected: tuple[Pair, ...]
     found: tuple[Pair, ...]
     error: str | None = None
+    #: Why the scenario was not run in this mode, when it was not.
+    skipped: str | None = None
 
     @property
     def missed(self) -> tuple[Pair, ...]:
@@ -25,6 +27,8 @@ class Score:
 
     @property
     def matched(self) -> bool:
+        if self.skipped is not None:
+            return True  # nothing was claimed, so nothing failed
         return self.error is None and not self.missed and not self.unexpected
 
     def to_json(self) -> dict[str, Any]:
@@ -35,7 +39,7 @@ class Score:
             "scenario": self.scenario, "matched": self.matched,
             "expected": pairs(self.expected), "found": pairs(self.found),
             "missed": pairs(self.missed), "unexpected": pairs(self.unexpected),
-            "error": self.error,
+            "error": self.error, "skipped": self.skipped,
         }
 
 

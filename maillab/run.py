@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 async def run_one(name: str, *, timeout: float = 2.0) -> Score:
     scenario = load(name)
+    if scenario.network == "isolated":
+        return Score(scenario.name, (), (),
+                     skipped="needs isolated mode (--network isolated)")
     try:
         async with Lab(scenario) as lab:
             target = from_options(scenario.domain, None, (), lab.state_file)

@@ -18,15 +18,24 @@ class PtrMissing(FaultBase):
 
     type: Literal["ptr.missing"] = "ptr.missing"
     host: str = "relay"
+    #: 6: only the IPv6 address lacks its PTR (the IPv4 path looks fine).
+    family: Literal[4, 6] = 4
     findings: ClassVar[tuple[str, ...]] = ("ptr.missing",)
 
+    def _address(self, plan: Plan) -> str | None:
+        host = plan.host(self.host)
+        return host.address6 if self.family == 6 else host.address
+
     def apply(self, plan: Plan) -> None:
-        plan.remove(reverse_name(plan.host(self.host).address), "PTR")
+        address = self._address(plan)
+        if address is not None:
+            plan.remove(reverse_name(address), "PTR")
 
     def expected(self, plan: Plan) -> list[Expected]:
-        if not _checked(plan, self.host):
+        address = self._address(plan)
+        if address is None or not _checked(plan, self.host):
             return []
-        return [Expected("ptr.missing", plan.host(self.host).address, self.type)]
+        return [Expected("ptr.missing", address, self.type)]
 
 
 class PtrMismatch(FaultBase):

@@ -44,6 +44,11 @@ class Host(_Strict):
         description="The host's address in isolated mode; loopback mode maps "
         "every host onto a 127.x.y.z address of its own.",
     )
+    address6: str | None = Field(
+        default=None,
+        description="The host's IPv6 address in isolated mode (2001:db8::/32); "
+        "default 2001:db8::<n> when the organisation has ipv6.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -57,6 +62,16 @@ class Host(_Strict):
     def _address(cls, value: str | None) -> str | None:
         if value is not None:
             value = str(ipaddress.ip_address(value))
+        return value
+
+    @field_validator("address6")
+    @classmethod
+    def _address6(cls, value: str | None) -> str | None:
+        if value is not None:
+            ip = ipaddress.ip_address(value)
+            if ip.version != 6:
+                raise ValueError(f"not an IPv6 address: {value!r}")
+            value = ip.compressed
         return value
 
 
@@ -113,6 +128,8 @@ class Organisation(_Strict):
         default="v=spf1 mx ip4:{addr:relay} -all",
         description="The SPF record published at the domain.",
     )
+    ipv6: bool = Field(default=False, description="Give every host an IPv6 "
+                       "address too (isolated mode only: loopback has one, ::1).")
     ehlo: str | None = Field(default=None, description="The relay's EHLO "
                              "name; default its own host name.")
     dmarc: str | None = Field(
@@ -239,6 +256,9 @@ class Scenario(_Strict):
 
     version: Literal[1] = 1
     name: str = Field(default="", description="Defaults to the file's stem.")
+    network: Literal["any", "isolated"] = Field(
+        default="any", description="'isolated' for a scenario loopback mode "
+        "cannot reproduce (IPv6 paths, for one).")
     title: str = Field(min_length=1)
     organisation: Organisation = Field(default_factory=Organisation)
     outside: list[OutsideDomain] = Field(default_factory=list)

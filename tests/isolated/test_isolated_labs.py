@@ -166,6 +166,8 @@ def test_every_scenario_gives_the_same_findings_in_both_modes(support):
     for name in loopback:
         assert loopback[name]["matched"], loopback[name]
         assert isolated[name]["matched"], isolated[name]
+        if loopback[name]["skipped"]:
+            continue  # an IPv6 path, say, that loopback cannot reproduce
         # Addresses differ between the modes; the codes may not.
         assert sorted(f["code"] for f in loopback[name]["found"]) == sorted(
             f["code"] for f in isolated[name]["found"]), name
