@@ -43,7 +43,8 @@ class _Lazy(click.Group):
 
     lazy = {"quiz": "maillab.quiz:quiz_command",
             "classroom": "maillab.classroom:classroom_command",
-            "verify": "maillab.verify.command:verify_command"}
+            "verify": "maillab.verify.command:verify_command",
+            "scenarios": "maillab.generate:scenarios_group"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

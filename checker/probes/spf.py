@@ -65,7 +65,8 @@ def _record_shape(txt: Answer, domain: str) -> list[Finding]:
     findings = []
     spf_txt = [r for r in txt.records if isinstance(r, tuple)
                and b"".join(r).lower().startswith(b"v=spf1")]
-    if spf_txt and len(spf_txt[0]) == 1 and len(spf_txt[0][0]) == 255:
+    if spf_txt and len(spf_txt[0]) == 1 and len(spf_txt[0][0]) == 255 and \
+            not _ends_the_record(spf_txt[0][0]):
         findings.append(Finding(
             "spf.unsplit-long-string", domain,
             f"the SPF record of {domain} is one 255-octet string: it was cut "
@@ -86,6 +87,13 @@ def _record_shape(txt: Answer, domain: str) -> list[Finding]:
                 f"the SPF record of {domain} ends in '{mech.text}': any host "
                 "passes", (txt.evidence(),)))
     return findings
+
+
+def _ends_the_record(text: bytes) -> bool:
+    """Whether a record's last term closes it (an 'all' or a redirect): a
+    record that does is whole, even at exactly 255 octets."""
+    last = text.decode("utf-8", "replace").split()[-1].lower().lstrip("+-~?")
+    return last == "all" or last.startswith("redirect=")
 
 
 def _judge(dns: DnsClient, ev: SpfEvaluation, domain: str, ip: str, *,
