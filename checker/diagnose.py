@@ -1,7 +1,8 @@
 """The diagnosis: every probe, concurrently, into one report.
 
 The probes that depend on nothing start at once (MX, SPF, client service
-discovery, the relay's PTR); each MX host's address then gets its PTR, its
+discovery, the relay's PTR, the name its greeting announces and the
+blocklists the target names); each MX host's address then gets its PTR, its
 SMTP probe (and LDAPS where the state marks an Edge server) in parallel, and
 each discovered client port its protocol probe, next to the end-to-end flow.
 Every network step has its own short timeout, so the whole run is bounded by
@@ -29,6 +30,7 @@ from .probes.imap import probe_imap
 from .probes.ldaps import probe_ldaps
 from .probes.mx import Exchange, addresses, probe_mx
 from .probes.ns import probe_ns
+from .probes.outbound import probe_outbound
 from .probes.pop3 import probe_pop3
 from .probes.ptr import probe_ptr
 from .probes.smtp import probe_smtp_port
@@ -155,6 +157,7 @@ async def diagnose(target: Target, *, timeout: float = 3.0,
         return hosts["submission"], [*errors, *flow_found], list(results)
 
     outbound = [probe_ptr(dns, ip, "outbound relay") for ip in target.outbound]
+    outbound += [probe_outbound(target, dns, ip, timeout) for ip in target.outbound]
     ((exchanges, mx_found, mx_ports), (subs, sub_found, sub_ports), spf_found,
      dmarc_found, ns_found, *ptr_found) = await asyncio.gather(
         inbound(), clients(), probe_spf(dns, target.domain, target.outbound),

@@ -289,6 +289,33 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "must accept mail for postmaster.",
          "RFC 5321 sections 4.2.1 and 4.5.1"),
     # endregion
+    # region: the outbound relay as receivers judge it
+    Code("relay.ehlo-unresolvable", "error",
+         "The outbound relay greets and says EHLO with a host name that has "
+         "no address in DNS, so receivers that check HELO refuse its mail.",
+         "The relay's 220 greeting naming the host, and the A and AAAA "
+         "queries for that name answering NXDOMAIN or NODATA.",
+         "Set the relay's host name (Postfix myhostname, Exchange connector "
+         "FQDN) to a name whose A/AAAA record holds the relay's address and "
+         "that its PTR names.",
+         "RFC 5321 section 4.1.4; RFC 1912 section 2.1"),
+    Code("relay.ehlo-mismatch", "warning",
+         "The outbound relay announces a host name whose addresses do not "
+         "include the relay's own.",
+         "The relay's 220 greeting and the A/AAAA answers for the name it "
+         "announces, none of them the relay's address.",
+         "Announce the relay's own name, the one whose A/AAAA record holds "
+         "its address and that its PTR names.",
+         "RFC 5321 section 4.1.4; RFC 1912 section 2.1"),
+    Code("relay.listed", "error",
+         "A DNS blocklist that receivers consult lists the outbound relay's "
+         "address.",
+         "The A query of the reversed address under the list's zone answering "
+         "in 127.0.0.2-127.0.0.254, with the TXT reason the list gives.",
+         "Stop what got the address listed (an open relay, a compromised "
+         "account or host), then ask the list to delist it by its procedure.",
+         "RFC 5782 sections 2.1 and 5 (127.0.0.2 is every list's test entry)"),
+    # endregion
     # region: IMAP and POP3
     Code("imap.banner-bad", "error",
          "The IMAP server sends no '* OK' greeting.",

@@ -2,8 +2,9 @@
 
 A lab's state file (``--lab``) supplies the resolver, the outbound addresses,
 the port map of a lab whose services run on offset ports, the CA its clients
-trust, a test account and the roles of its hosts; against a real organisation
-the same fields come from the command line (``from_options`` keywords).
+trust, a test account, the roles of its hosts and the DNS blocklists its
+receivers consult; against a real organisation the same fields come from the
+command line (``from_options`` keywords).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Target:
     test_account: Account | None = None
     #: address -> roles the organisation gives that host ("mx", "edge", ...)
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    #: DNS blocklist zones to look the outbound addresses up in (RFC 5782).
+    #: Only these are asked: a checker queries the lists it is told about.
+    blocklists: tuple[str, ...] = ()
 
     def port(self, address: str, standard: int) -> int:
         return self.ports.get(address, {}).get(standard, standard)
@@ -47,8 +51,12 @@ class Target:
 
 def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
                  lab: Path | None, *, ca_file: str | None = None,
-                 account: tuple[str, str] | None = None) -> Target:
-    """Build a target; explicit options win over the lab's state file."""
+                 account: tuple[str, str] | None = None,
+                 blocklists: tuple[str, ...] | None = None) -> Target:
+    """Build a target; explicit options win over the lab's state file.
+
+    ``blocklists`` given (even empty) replaces the state file's zones.
+    """
     state: dict = {}
     if lab is not None:
         try:
@@ -73,6 +81,8 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
         ca_file=ca_file or state.get("ca_file") or None,
         test_account=_account(account, state.get("test_account")),
         roles=_roles(state.get("hosts")),
+        blocklists=_zones(blocklists if blocklists is not None
+                          else state.get("blocklists")),
     )
 
 
@@ -95,3 +105,11 @@ def _roles(hosts: object) -> dict[str, tuple[str, ...]]:
         if isinstance(host, dict) and isinstance(host.get("address"), str):
             roles[host["address"]] = tuple(str(r) for r in host.get("roles", ()))
     return roles
+
+
+def _zones(given: object) -> tuple[str, ...]:
+    """Blocklist zones, lower case without the final dot, each once."""
+    if not isinstance(given, (list, tuple)):
+        return ()
+    zones = (str(z).strip().rstrip(".").lower() for z in given)
+    return tuple(dict.fromkeys(z for z in zones if z))

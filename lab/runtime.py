@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from .mailflow import MailFlow
 from .errors import LabStartError
 from .net.blocker import DroppingPort
 from .net.ports import actual_port, may_bind_privileged
-from .plan import Expected, Plan, PlannedHost, build_plan
+from .plan import LOOPBACK_NET, Expected, Plan, PlannedHost, build_plan
 from .scenario.model import Scenario
 from .services import Services
 from .smtp.server import SmtpListener
@@ -34,6 +35,8 @@ from .tls.ca import LabCA
 log = logging.getLogger(__name__)
 
 MAX_SLOTS = 200
+#: The port of the socket on 127.77.<slot>.1 that marks a slot as taken.
+SLOT_PORT = 10777
 STATE_FORMAT = 1
 
 
@@ -89,6 +92,29 @@ class Lab:
         log.info("lab %s is up in slot %d (%s)", self.scenario.name, self.slot,
                  self.directory)
 
+    def _hold_slot(self, slot: int) -> bool:
+        """Claim a loopback slot by holding a socket on its .1 address.
+
+        Whatever order a scenario gives its hosts, .1 belongs to no host, so
+        two labs can never both believe a slot is theirs.
+        """
+        if self.network != "loopback":
+            return True
+        marker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            marker.bind((f"127.{LOOPBACK_NET}.{slot}.1", SLOT_PORT))
+        except OSError:
+            marker.close()
+            return False
+        self._slot_marker = marker
+        return True
+
+    def _release_slot(self) -> None:
+        marker = getattr(self, "_slot_marker", None)
+        if marker is not None:
+            marker.close()
+            self._slot_marker = None
+
     def _previous_slot(self) -> int | None:
         """The slot this directory's lab had before a crash, if it says so.
 
@@ -108,6 +134,8 @@ class Lab:
             slots = ([previous] if previous is not None else []) + [
                 s for s in range(MAX_SLOTS) if s != previous]
         for slot in slots:
+            if not self._hold_slot(slot):
+                continue
             plan = build_plan(self.scenario, slot, self.network)
             resolver = plan.resolver
             zone = Zone.build(plan.zones, ((r.name, r.rtype, r.value, r.ttl)
@@ -121,6 +149,7 @@ class Lab:
             except OSError as exc:
                 await server.close()
                 if exc.errno == errno.EADDRINUSE and self.slot is None:
+                    self._release_slot()
                     continue
                 raise LabStartError(
                     f"cannot serve DNS on {resolver.address}:{port}: {exc.strerror}"
@@ -308,6 +337,7 @@ class Lab:
             except Exception:  # noqa: BLE001 - keep tearing down the rest
                 log.exception("lab: error while stopping a service")
         self._closers.clear()
+        self._release_slot()
         if self.directory is not None:
             self.state_file.unlink(missing_ok=True)
             if self._own_directory:

@@ -22,6 +22,7 @@ from .dns import (
     DnsTcpBlocked,
     DnsTimeout,
 )
+from .outbound import RelayEhloUnresolvable, RelayListed
 from .ports import PortBlocked
 from .records import (
     MxHostUnresolvable,
@@ -114,6 +115,8 @@ CATALOGUE: tuple[type[FaultBase], ...] = (
     AutodiscoverMissing,
     AutodiscoverRedirectBroken,
     CrlUnreachable,
+    RelayEhloUnresolvable,
+    RelayListed,
 )
 
 BY_NAME: dict[str, type[FaultBase]] = {

@@ -89,6 +89,8 @@ EXPECTED_CODES = {
     "pair-mx-missing-spf-missing": {"mx.missing", "spf.missing"},
     "pair-tls-expired-starttls-missing": {"tls.expired", "smtp.starttls-missing"},
     "pair-mx-servfail-hides-port25": {"dns.servfail"},
+    "ipv6-relay-ptr-missing": {"ptr.missing"},
+    "lookalike-ipv6-dual-stack": set(),
 }
 
 
