@@ -33,6 +33,7 @@ from .probes.ns import probe_ns
 from .probes.outbound import probe_outbound
 from .probes.pop3 import probe_pop3
 from .probes.ptr import probe_ptr
+from .probes.views import probe_views
 from .probes.smtp import probe_smtp_port
 from .probes.spf import probe_spf
 from .probes.starttls import PortResult
@@ -159,16 +160,21 @@ async def diagnose(target: Target, *, timeout: float = 3.0,
     outbound = [probe_ptr(dns, ip, "outbound relay") for ip in target.outbound]
     outbound += [probe_outbound(target, dns, ip, timeout) for ip in target.outbound]
     ((exchanges, mx_found, mx_ports), (subs, sub_found, sub_ports), spf_found,
-     dmarc_found, ns_found, *ptr_found) = await asyncio.gather(
+     dmarc_found, ns_found, view_found, *ptr_found) = await asyncio.gather(
         inbound(), clients(), probe_spf(dns, target.domain, target.outbound),
-        probe_dmarc(dns, target.domain), probe_ns(dns, target), *outbound)
+        probe_dmarc(dns, target.domain), probe_ns(dns, target),
+        probe_views(dns, target), *outbound)
 
     ports = [*mx_ports, *sub_ports]
     port_found = [f for r in ports for f in r.findings]
     crl_found = await _crls(target, dns, ports, port_found, timeout)
     transport = [*port_found, *crl_found, *sub_found]
     findings = [*mx_found, *_flow_filtered(transport), *spf_found, *dmarc_found,
-                *ns_found, *(f for part in ptr_found for f in part), *_slow(dns)]
+                *ns_found, *view_found, *(f for part in ptr_found for f in part),
+                *_slow(dns)]
+    if any(f.code == "dns.internal-only" for f in view_found):
+        # The MX is there, only in the wrong view: that is the finding.
+        findings = [f for f in findings if f.code != "mx.missing"]
     if any(f.code == "dns.nxdomain" for f in findings):
         # Nothing exists below a name that does not exist (RFC 8020): the
         # missing policy records are the same fault, not three more.

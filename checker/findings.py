@@ -188,6 +188,25 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in (
          "Find the overloaded or distant server; add or move authoritative "
          "servers.",
          "RFC 1034 section 5.3.1"),
+    Code("dns.internal-only", "error",
+         "A record exists only in the internal view of split DNS: the "
+         "organisation sees it, the internet does not.",
+         "The same query answered in the internal view and NODATA/NXDOMAIN in "
+         "the external one.",
+         "Publish the record on the external (public) authoritative servers.",
+         "RFC 6950 section 4; RFC 5321 section 5.1"),
+    Code("dns.forwarder-broken", "error",
+         "The internal resolver cannot resolve names outside the organisation.",
+         "An outside domain's query through the internal resolver failed "
+         "(SERVFAIL or no answer) while the external view answers.",
+         "Repair the internal resolver's forwarders or let it recurse.",
+         "RFC 5625; RFC 8499 (forwarder)"),
+    Code("dns.split-mismatch", "error",
+         "A sending host's address differs between the internal and the "
+         "external view, so its reverse DNS confirms in only one of them.",
+         "The host's A/AAAA answers in both views, and its PTR.",
+         "Make both views publish the same address for internet-facing hosts.",
+         "RFC 8601 section 2.7.3; RFC 6950 section 4"),
     Code("dns.lame", "error",
          "A name server listed for the domain does not serve it (lame "
          "delegation).",

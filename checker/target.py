@@ -9,6 +9,7 @@ command line (``from_options`` keywords).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,12 @@ class Target:
     #: DNS blocklist zones to look the outbound addresses up in (RFC 5782).
     #: Only these are asked: a checker queries the lists it is told about.
     blocklists: tuple[str, ...] = ()
+    #: The organisation's internal resolver, when it has split DNS: the
+    #: checker then compares the internal view with the external one.
+    internal_resolver: tuple[str, int] | None = None
+    #: Outside domains the organisation corresponds with: names the internal
+    #: resolver must be able to resolve.
+    outside: tuple[str, ...] = ()
 
     def port(self, address: str, standard: int) -> int:
         return self.ports.get(address, {}).get(standard, standard)
@@ -69,10 +76,20 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
     server = resolver or state.get("resolver")
     if not server:
         raise UsageError("no resolver: give --resolver IP[:PORT] or --lab STATEFILE")
-    ports = {
-        addr: {int(k): int(v) for k, v in mapping.items()}
-        for addr, mapping in state.get("ports", {}).items()
-    }
+    try:
+        ports = {
+            addr: {int(k): int(v) for k, v in mapping.items()}
+            for addr, mapping in (state.get("ports") or {}).items()
+        }
+    except (AttributeError, TypeError, ValueError):
+        raise UsageError(f"{lab}: 'ports' is not a port map") from None
+    for address in outbound:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise UsageError(f"not an IP address: --outbound-ip {address!r}") \
+                from None
+    internal = state.get("internal_resolver")
     return Target(
         domain=domain.rstrip(".").lower(),
         resolver=parse_server(server),
@@ -83,6 +100,9 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
         roles=_roles(state.get("hosts")),
         blocklists=_zones(blocklists if blocklists is not None
                           else state.get("blocklists")),
+        internal_resolver=parse_server(internal) if isinstance(internal, str)
+        else None,
+        outside=tuple(d for d in state.get("outside") or () if isinstance(d, str)),
     )
 
 

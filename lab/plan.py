@@ -100,6 +100,19 @@ class PlannedPartner:
     users: tuple[str, ...] | None
 
 
+@dataclass
+class InternalView:
+    """What the internal resolver answers differently from the outside."""
+
+    host: PlannedHost
+    #: Records only the internal view has, and records only the outside has.
+    only_inside: list[Rec] = field(default_factory=list)
+    only_outside: list[Rec] = field(default_factory=list)
+    #: Names outside the organisation: "forward" to the external server, or
+    #: "servfail" (a forwarder that is broken).
+    outside_names: str = "forward"
+
+
 @dataclass(frozen=True)
 class Expected:
     """A finding a correct diagnosis must contain."""
@@ -142,6 +155,9 @@ class Plan:
     http: dict[str, HttpTweaks] = field(default_factory=dict)
     #: Partner organisations that run their own MX in the lab.
     partners: list[PlannedPartner] = field(default_factory=list)
+    #: The internal view (split DNS): the resolver the organisation's own
+    #: servers use. None: the organisation has one view, the external one.
+    internal: InternalView | None = None
     #: The relay's EHLO name.
     ehlo: str = ""
     #: (retry intervals, give up after, delay notice after), in seconds.
@@ -152,6 +168,13 @@ class Plan:
 
     def host(self, name: str) -> PlannedHost:
         return self.hosts[name]
+
+    def internal_view(self) -> InternalView:
+        """The internal view, created on first use with its resolver host."""
+        if self.internal is None:
+            host = self.add_host("ns-int", ("dns-internal",), {"dns": 53})
+            self.internal = InternalView(host)
+        return self.internal
 
     def certificate(self, host: str, port: int) -> str:
         return self.certificates.get((host, port),

@@ -173,9 +173,13 @@ class Lab:
         assert self.directory is not None
         ca = LabCA.create(self.directory / "tls", org=plan.domain)
         self.services = Services(plan, self.store, ca, self._port)
-        resolver = plan.resolver.address
-        self.flow = MailFlow(plan, self.directory, self.store,
-                             (resolver, self.ports[resolver][53]), self._port_for)
+        # The organisation's own servers ask its internal resolver, if any.
+        if plan.internal is not None:
+            asked = (plan.internal.host.address, self._port(53))
+        else:
+            asked = (plan.resolver.address, self.ports[plan.resolver.address][53])
+        self.flow = MailFlow(plan, self.directory, self.store, asked,
+                             self._port_for)
         if plan.relay is not None:
             self.services.enqueue = self._enqueue
 
@@ -183,7 +187,9 @@ class Lab:
             web: dict[int, int | None] = {}
             for service, standard in host.services.items():
                 if service == "dns":
-                    if host is not plan.resolver:
+                    if "dns-internal" in host.roles:
+                        await self._start_internal_dns(host)
+                    elif host is not plan.resolver:
                         await self._start_lame_dns(host.fqdn, host.address)
                     continue
                 port: int | None = self._port(standard)
@@ -252,6 +258,33 @@ class Lab:
             raise LabStartError(
                 f"cannot listen on {address}:{port}: {exc.strerror}") from None
 
+    async def _start_internal_dns(self, host: PlannedHost) -> None:
+        """The internal view: our zones as the inside sees them, the rest
+        forwarded to the external server (or failing, by fault)."""
+        plan = self.plan
+        assert plan is not None and plan.internal is not None
+        view = plan.internal
+        records = [r for r in plan.records if r not in view.only_outside]
+        records += view.only_inside
+        # Only our own zones are answered inside; partners and the rest of
+        # the world come through the forwarder, as in a real split set-up.
+        own = [z for z in plan.zones if z == plan.domain or z.endswith(".arpa")]
+        zone = Zone.build(own, ((r.name, r.rtype, r.value, r.ttl)
+                                for r in records))
+        external = plan.resolver.address
+        server = DnsServer(Responder(zone), host.address, self._port(53),
+                           outside=view.outside_names,
+                           upstream=(external, self.ports[external][53]))
+        try:
+            await server.start()
+        except OSError as exc:
+            raise LabStartError(f"cannot serve DNS on {host.address}: "
+                                f"{exc.strerror}") from None
+        self._closers.append(server.close)
+        self._record(host.address, 53, server.port)
+        log.info("internal view on %s:%d (outside names: %s)", host.address,
+                 server.port, view.outside_names)
+
     async def _start_lame_dns(self, fqdn: str, address: str) -> None:
         """A name server that holds no zone: REFUSED for every question."""
         server = DnsServer(Responder(Zone.build([], [])), address, self._port(53))
@@ -301,6 +334,11 @@ class Lab:
                  "address6": h.address6, "roles": list(h.roles)}
                 for h in plan.hosts.values()
             ],
+            "internal_resolver": (
+                f"{plan.internal.host.address}:"
+                f"{self.ports[plan.internal.host.address][53]}"
+                if plan.internal is not None else None),
+            "outside": list(plan.outside),
             "ports": {addr: {str(k): v for k, v in m.items()}
                       for addr, m in self.ports.items()},
             "pid": os.getpid(),

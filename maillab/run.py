@@ -54,10 +54,14 @@ async def run_one_isolated(name: str, *, timeout: float = 2.0) -> Score:
     expected = [(e.code, e.subject) for e in expected_findings(scenario, plan)]
     with tempfile.TemporaryDirectory(prefix="maillab-run-") as tmp:
         lab_dir = Path(tmp) / "lab"
+        from lab.isolated.child import die_with_parent
+
+        # The lab must not outlive this run, even if the run is killed.
         up = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "maillab", "up", name, "--network", "isolated",
             "--dir", str(lab_dir), stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=die_with_parent(signal.SIGTERM))
         try:
             state = lab_dir / "state.json"
             for _ in range(300):

@@ -20,9 +20,49 @@ TCP_IDLE_TIMEOUT = 10.0
 MAX_TCP_CONNECTIONS = 128
 
 
+FORWARD_TIMEOUT = 2.0
+
+
+def _refused_elsewhere(reply: bytes) -> bool:
+    """A REFUSED that is not authoritative: a name outside our zones."""
+    return len(reply) >= 4 and reply[3] & 0x0F == 5 and not reply[2] & 0x04
+
+
+def _as_servfail(reply: bytes) -> bytes:
+    # Keep ID and question; rcode SERVFAIL, RA set: a resolver that tried.
+    return reply[:2] + bytes((reply[2], (reply[3] & 0xF0) | 0x80 | 2)) + reply[4:]
+
+
+class _Upstream(asyncio.DatagramProtocol):
+    def __init__(self, done: asyncio.Future[bytes]) -> None:
+        self.done = done
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.done.done():
+            self.done.set_result(data)
+
+
+async def forward(data: bytes, upstream: tuple[str, int]) -> bytes | None:
+    """Ask ``upstream`` the same question; its reply, or None on silence."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Upstream(done), remote_addr=upstream)
+    try:
+        transport.sendto(data)
+        return await asyncio.wait_for(done, FORWARD_TIMEOUT)
+    except (asyncio.TimeoutError, OSError):
+        return None
+    finally:
+        transport.close()
+
+
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, outside: str = "refuse",
+                 upstream: tuple[str, int] | None = None) -> None:
         self.responder = responder
+        self.outside = outside
+        self.upstream = upstream
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -36,10 +76,22 @@ class _Udp(asyncio.DatagramProtocol):
             return
         if reply is None or self.transport is None:
             return
+        if self.outside != "refuse" and _refused_elsewhere(reply):
+            if self.outside == "servfail" or self.upstream is None:
+                reply = _as_servfail(reply)
+            else:
+                asyncio.get_running_loop().create_task(self._relay(data, addr))
+                return
         if delay:
             asyncio.get_running_loop().call_later(delay, self._send, reply, addr)
         else:
             self.transport.sendto(reply, addr)
+
+    async def _relay(self, data: bytes, addr: tuple[str, int]) -> None:
+        assert self.upstream is not None
+        reply = await forward(data, self.upstream)
+        if reply is not None:
+            self._send(reply, addr)
 
     def _send(self, reply: bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -57,10 +109,16 @@ class DnsServer:
     """
 
     def __init__(self, responder: Responder, host: str, port: int = 53, *,
+                 outside: str = "refuse", upstream: tuple[str, int] | None = None,
                  tcp: bool = True, reuse_port: bool = False) -> None:
         self.responder = responder
         self.host = host
         self.port = port
+        #: Names outside our zones: "refuse" (an authoritative server),
+        #: "forward" to ``upstream`` (an internal resolver), or "servfail"
+        #: (a resolver whose forwarder is broken).
+        self.outside = outside
+        self.upstream = upstream
         self.serve_tcp = tcp
         self.reuse_port = reuse_port
         self._udp: asyncio.DatagramTransport | None = None
@@ -74,7 +132,8 @@ class DnsServer:
         # so a few picks are allowed before giving up.
         for attempt in range(10 if wanted == 0 else 1):
             self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self.responder), local_addr=(self.host, wanted),
+                lambda: _Udp(self.responder, self.outside, self.upstream),
+                local_addr=(self.host, wanted),
                 reuse_port=self.reuse_port or None)
             self.port = self._udp.get_extra_info("sockname")[1]
             if not self.serve_tcp:
@@ -119,6 +178,13 @@ class DnsServer:
                 reply, delay = self.responder.respond(data, tcp=True)
                 if reply is None:
                     continue
+                if self.outside != "refuse" and _refused_elsewhere(reply):
+                    if self.outside == "forward" and self.upstream is not None:
+                        # TODO: forwarded over UDP even for a TCP client, so an
+                        # upstream answer too large for UDP arrives truncated.
+                        reply = await forward(data, self.upstream) or reply
+                    else:
+                        reply = _as_servfail(reply)
                 if delay:
                     await asyncio.sleep(delay)
                 writer.write(struct.pack("!H", len(reply)) + reply)

@@ -24,6 +24,7 @@ from .dns import (
 )
 from .outbound import RelayEhloUnresolvable, RelayListed
 from .ports import PortBlocked
+from .views import DnsForwarderBroken, DnsInternalOnly, DnsSplitMismatch
 from .records import (
     MxHostUnresolvable,
     MxImplicit,
@@ -95,6 +96,9 @@ CATALOGUE: tuple[type[FaultBase], ...] = (
     DnsSlow,
     DnsTcpBlocked,
     DnsLame,
+    DnsInternalOnly,
+    DnsForwarderBroken,
+    DnsSplitMismatch,
     DmarcMissing,
     DmarcSyntax,
     DmarcPolicyNone,

@@ -90,6 +90,9 @@ EXPECTED_CODES = {
     "pair-tls-expired-starttls-missing": {"tls.expired", "smtp.starttls-missing"},
     "pair-mx-servfail-hides-port25": {"dns.servfail"},
     "ipv6-relay-ptr-missing": {"ptr.missing"},
+    "dns-internal-only": {"dns.internal-only"},
+    "dns-forwarder-broken": {"dns.forwarder-broken"},
+    "dns-split-mismatch": {"dns.split-mismatch"},
     "lookalike-ipv6-dual-stack": set(),
 }
 

@@ -75,3 +75,28 @@ async def test_slow_answers_arrive_late_but_arrive(start_lab):
     result = await dig(lab, "+time=3", "contoso.test", "MX")
     assert "status: NOERROR" in result.stdout
     assert time.monotonic() - started >= 0.7  # the injected 0.8 s delay
+
+
+async def test_the_internal_view_forwards_or_fails_outside_names(start_lab):
+    lab = await start_lab("dns-forwarder-broken")
+    internal, _, port = lab.state()["internal_resolver"].rpartition(":")
+
+    # Our own names answer inside; an outside name fails: a broken forwarder.
+    own = await dig(lab, "+short", "mx1.contoso.test", "A", server=internal)
+    assert own.stdout.strip() == lab.plan.host("mx1").address
+    outside = await dig(lab, "fabrikam.test", "MX", server=internal)
+    assert "status: SERVFAIL" in outside.stdout
+    # The external view answers it.
+    external = await dig(lab, "fabrikam.test", "MX")
+    assert "status: NOERROR" in external.stdout
+
+    lab = await start_lab("dns-internal-only")
+    internal, _, port = lab.state()["internal_resolver"].rpartition(":")
+    inside = await dig(lab, "+short", "contoso.test", "MX", server=internal)
+    outside = await dig(lab, "+short", "contoso.test", "MX")
+    assert inside.stdout.strip() == "10 mx1.contoso.test."
+    assert outside.stdout.strip() == ""
+
+    # A healthy split set-up forwards: inside asks, outside answers.
+    forwarded = await dig(lab, "+short", "example.invalid", "A", server=internal)
+    assert forwarded.returncode == 0
