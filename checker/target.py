@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,10 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
         except ValueError:
             raise UsageError(f"not an IP address: --outbound-ip {address!r}") \
                 from None
+    name = domain.rstrip(".").lower()
+    if not re.fullmatch(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+",
+                        name):
+        raise UsageError(f"not a domain name: {domain!r}")
     internal = state.get("internal_resolver")
     return Target(
         domain=domain.rstrip(".").lower(),

@@ -110,7 +110,8 @@ def faults() -> None:
 
 @main.command()
 @click.argument("scenario")
-@click.option("--slot", type=int, help="Lab number (address block); default: free.")
+@click.option("--slot", type=click.IntRange(0, 199),
+              help="Lab number (address block); default: free.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
               help="Lab directory (kept); default: a temporary one, removed.")
 @click.option("--network", type=click.Choice(["loopback", "isolated", "auto",
@@ -250,6 +251,13 @@ def shell(lab_name: str) -> None:
     sys.exit(_inside(lab_name, [sh, "-i"], prompt=True))
 
 
+def _ca_of(state_file: str | None) -> str | None:
+    try:
+        return json.loads(Path(state_file or "").read_text()).get("ca_file")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _inside(lab_name: str, command: list[str], prompt: bool = False) -> int:
     """Run ``command`` in the lab's namespace (or, for a loopback lab, beside
     it), with MAILLAB_STATE naming its state file."""
@@ -264,6 +272,11 @@ def _inside(lab_name: str, command: list[str], prompt: bool = False) -> int:
         _fail(str(exc), 1)
     env = dict(os.environ, MAILLAB_STATE=record.state_file or "",
                MAILLAB_LAB=record.name)
+    ca = _ca_of(record.state_file)
+    if ca:
+        # The tools trust the lab's CA, as a company's machines trust its own
+        # (OpenSSL, curl, Python and Perl's IO::Socket::SSL all read these).
+        env.update(SSL_CERT_FILE=ca, CURL_CA_BUNDLE=ca, REQUESTS_CA_BUNDLE=ca)
     if prompt:
         env["PS1"] = f"(maillab:{record.scenario}) \\w\\$ "
     argv = (["ip", "netns", "exec", record.name] if record.netns else []) + command
@@ -291,11 +304,19 @@ def _show_lab(lab, name: str | None) -> None:  # type: ignore[no-untyped-def]
     ip, _, port = resolver.rpartition(":")
     out.print(f"resolver  {resolver}    state file  {lab.state_file}",
               highlight=False)
-    out.print(f"try       dig @{ip} -p {port} {state['domain']} MX", highlight=False)
-    out.print(f"          maillab check {state['domain']} --lab {lab.state_file}",
-              highlight=False)
-    if name:
-        out.print(f"          maillab shell {state['scenario']}", highlight=False)
+    if state.get("network") == "isolated":
+        # These addresses exist only inside the lab's namespace.
+        scenario = state["scenario"]
+        out.print(f"try       maillab shell {scenario}   (inside: dig "
+                  f"{state['domain']} MX, maillab check {state['domain']})",
+                  highlight=False)
+        out.print(f"          maillab exec {scenario} -- dig {state['domain']} MX",
+                  highlight=False)
+    else:
+        out.print(f"try       dig @{ip} -p {port} {state['domain']} MX",
+                  highlight=False)
+        out.print(f"          maillab check {state['domain']} --lab "
+                  f"{lab.state_file}", highlight=False)
     out.print("Ctrl-C stops the lab.")
 
 
@@ -318,8 +339,8 @@ def _show_lab(lab, name: str | None) -> None:  # type: ignore[no-untyped-def]
 @click.option("--blocklist", "blocklists", multiple=True,
               help="DNS blocklist zone to look the outbound addresses up in "
               "(repeatable; default: the lab's).")
-@click.option("--timeout", type=float, default=3.0, show_default=True,
-              help="Seconds for each network step.")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), default=3.0,
+              show_default=True, help="Seconds for each network step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check(domain: str, resolver: str | None, outbound: tuple[str, ...],
           lab_state: Path | None, ca_file: str | None, account: str | None,
@@ -376,12 +397,15 @@ def _show_report(report) -> None:  # type: ignore[no-untyped-def]
               f"{report.queries} DNS queries, {report.elapsed_s:.2f} s",
               highlight=False)
     if not report.findings:
-        out.print("[green]no findings[/]: MX, PTR, SPF and SMTP ports look right")
+        out.print("[green]no findings[/]: DNS, SPF, DMARC, every mail port, TLS "
+                  "and the mail flow look right")
         return
     for f in report.findings:
         colour = {"error": "red", "warning": "yellow"}.get(f.meta.severity, "blue")
-        out.print(f"[{colour}]{f.meta.severity:7}[/] [bold]{f.code}[/] "
-                  f"{f.subject}: {f.summary}", highlight=False)
+        said = f.summary if f.summary.startswith(f.subject) else \
+            f"{f.subject}: {f.summary}"
+        out.print(f"[{colour}]{f.meta.severity:7}[/] [bold]{f.code}[/] {said}",
+                  highlight=False)
         for line in f.evidence:
             out.print(f"          {line}", highlight=False, markup=False)
         out.print(f"          fix: {f.meta.remediation} ({f.meta.reference})",
@@ -393,10 +417,10 @@ def _show_report(report) -> None:  # type: ignore[no-untyped-def]
 
 @main.command()
 @click.argument("names", nargs=-1)
-@click.option("--jobs", "-j", type=int, default=4, show_default=True,
-              help="Labs run at once.")
-@click.option("--timeout", type=float, default=3.0, show_default=True,
-              help="Seconds for each network step of the checker.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=4,
+              show_default=True, help="Labs run at once.")
+@click.option("--timeout", type=click.FloatRange(0.1, 60), default=3.0,
+              show_default=True, help="Seconds for each network step of the checker.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--network", type=click.Choice(["loopback", "isolated"]),
               default="loopback", show_default=True,

@@ -40,7 +40,8 @@ class FaultBase(BaseModel):
     def check(self, scenario: Scenario) -> Iterator[tuple[Location, str]]:
         """Rules that need the whole scenario (a host that exists, ...)."""
         if self.needs_relay and scenario.organisation.relay is None:
-            yield ("type",), f"{self.type} needs an outbound relay; the scenario has none"
+            yield ("type",), (f"{self.type} needs an outbound relay; the scenario "
+                              "has none")
         host = getattr(self, "host", None)
         if host is not None and host not in {h.name for h in
                                               scenario.organisation.hosts}:

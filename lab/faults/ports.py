@@ -26,9 +26,18 @@ class PortBlocked(FaultBase):
     findings: ClassVar[tuple[str, ...]] = ("port.filtered", "port.closed")
 
     def check(self, scenario) -> Iterator[tuple[Location, str]]:  # type: ignore
-        yield from super().check(scenario)
+        problems = list(super().check(scenario))
+        yield from problems
         if not 0 < self.port < 65536:
             yield ("port",), f"not a TCP port: {self.port}"
+        elif not problems:
+            from ..plan import ROLE_SERVICES
+
+            spec = next(h for h in scenario.organisation.hosts if h.name == self.host)
+            served = {p for r in spec.roles for p in ROLE_SERVICES[r].values()}
+            if self.port not in served:
+                yield ("port",), (f"host {self.host} serves no port {self.port} "
+                                  f"(it serves {', '.join(map(str, sorted(served)))})")
 
     def apply(self, plan: Plan) -> None:
         plan.blocked[(self.host, self.port)] = self.mode

@@ -276,6 +276,8 @@ class Scenario(_Strict):
 
 Location = tuple[str | int, ...]
 
+_PLACEHOLDER = re.compile(r"\{(addr|addr6|rev):([^}]*)\}")
+
 
 def cross_check(scenario: Scenario) -> Iterator[tuple[Location, str]]:
     """Rules that span fields, each with the location it should be reported at."""
@@ -288,6 +290,22 @@ def cross_check(scenario: Scenario) -> Iterator[tuple[Location, str]]:
         yield ("organisation", "relay"), f"names no host: {org.relay!r}"
     if not any("dns" in h.roles for h in org.hosts):
         yield ("organisation", "hosts"), "no host has the 'dns' role"
+
+    # Placeholders must name hosts that exist, or the lab would publish the
+    # braces themselves.
+    def placeholders(text: str | None, loc: Location) -> Iterator[tuple[Location, str]]:
+        for kind, host in _PLACEHOLDER.findall(text or ""):
+            if host not in names:
+                yield loc, f"{{{kind}:{host}}} names no host of the organisation"
+
+    yield from placeholders(org.spf, ("organisation", "spf"))
+    yield from placeholders(org.dmarc, ("organisation", "dmarc"))
+    for i, rec in enumerate(org.records):
+        yield from placeholders(rec.name, ("organisation", "records", i, "name"))
+        yield from placeholders(rec.value, ("organisation", "records", i, "value"))
+    for i, bl in enumerate(scenario.blocklists):
+        for j, listed in enumerate(bl.listed):
+            yield from placeholders(listed, ("blocklists", i, "listed", j))
 
     for i, fault in enumerate(scenario.faults):
         for loc, message in fault.check(scenario):

@@ -40,7 +40,8 @@ class _Busy(asyncio.Protocol):
     """Stands in for a session when the listener is full."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(b"421 4.3.2 Too many connections, try again later\r\n")  # type: ignore
+        busy = b"421 4.3.2 Too many connections, try again later\r\n"
+        transport.write(busy)  # type: ignore[attr-defined]
         transport.close()
 
 

@@ -37,8 +37,9 @@ class Exercise:
     scenario: Scenario
 
     @classmethod
-    def of(cls, scenario: Scenario) -> Exercise:
-        return cls(name=scenario.name, title=scenario.title,
+    def of(cls, scenario: Scenario) -> Exercise:  # noqa: D102
+        # The scenario's title names its fault; a student sees the ticket.
+        return cls(name=scenario.name, title=ticket_title(scenario),
                    domain=scenario.domain, complaint=scenario.symptoms.complaint,
                    ndr=scenario.symptoms.ndr, question=scenario.question,
                    scenario=scenario)
@@ -116,9 +117,16 @@ def lab_access(state: Mapping[str, Any], state_file: Path | str) -> LabAccess:
         if "587" in by_port:
             lines.append(f"swaks --server {host['address']} --port {by_port['587']}"
                          f" --from alice@{q(domain)} --to bob@{q(domain)}"
-                         " --auth-user alice --auth-password alice-lab-password"
+                         " --tls --auth-user alice@" + q(domain) +
+                         " --auth-password alice-lab-password"
                          " --timeout 5")
 
     lines.append(f"maillab check {q(domain)} --lab {q(str(state_file))}")
     return LabAccess(resolver_ip=ip, resolver_port=int(port),
                      state_file=str(state_file), commands=tuple(lines))
+
+
+def ticket_title(scenario: Scenario) -> str:
+    """What the user says, in a line: a heading that gives nothing away."""
+    first = scenario.symptoms.complaint.strip().split(". ")[0].rstrip(".")
+    return first if len(first) <= 80 else first[:77].rstrip() + "..."

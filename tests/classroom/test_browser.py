@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.scenario import load
+from maillab.quiz.exercises import ticket_title
 from maillab.classroom.room import student_ordering
 from maillab.quiz.exercises import load_exercises
 
@@ -65,7 +66,7 @@ async def test_a_student_answers_in_the_browser_and_stays_private(
 
     sid = await _join(page, served, "Ann")
     first = load(served.room.current().scenarios[0])
-    await page.get_by_role("link", name=first.title).click()
+    await page.get_by_role("link", name=ticket_title(first)).click()
     assert await page.locator("#briefing").is_visible()
     shot = SCREENSHOTS / "classroom-question.png"
     await page.screenshot(path=str(shot), full_page=True)

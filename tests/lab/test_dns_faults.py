@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import need
 
 
-async def dig(lab, *args: str, server: str | None = None) -> subprocess.CompletedProcess:
+async def dig(lab, *args: str,
+              server: str | None = None) -> subprocess.CompletedProcess:
     host, _, port = lab.state()["resolver"].rpartition(":")
     return await asyncio.to_thread(
         subprocess.run,

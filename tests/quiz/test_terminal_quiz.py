@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lab.scenario import load
+from maillab.quiz.exercises import ticket_title
 from maillab.quiz.ordering import order
 from maillab.quiz.sets import load_set
 from tests.conftest import need
@@ -63,7 +64,9 @@ def test_a_student_takes_the_ports_set_at_the_keyboard(terminal):
         right, wrong = _best_and_wrong(name, seed, members)
 
         shown = term.expect("Your answer (")
-        assert f"Question {number} of 3: {scenario.title}" in shown
+        # The heading is the user's ticket, never the title that names the fault.
+        assert f"Question {number} of 3: {ticket_title(scenario)}" in shown
+        assert scenario.title not in shown
         assert "What the user reports:" in shown
         assert scenario.question.stem.split()[0] in shown
         if scenario.symptoms.ndr:

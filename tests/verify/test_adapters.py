@@ -51,7 +51,8 @@ def test_checkdmarc_scored_through_its_mapping():
 def test_sample_plugin_file_passes_outside_the_projects_tests(tmp_path):
     done = subprocess.run(
         # No -p: the plugin must load through its pytest11 entry point.
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto", "-q",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+         "-o", "asyncio_mode=auto", "-q",
          "--rootdir", str(tmp_path), "-c", "/dev/null",
          str(ADAPTERS / "test_sample_plugin.py")],
         capture_output=True, text=True, timeout=100, cwd=tmp_path, check=False)
