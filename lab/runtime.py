@@ -27,6 +27,7 @@ from .net.blocker import DroppingPort
 from .net.ports import actual_port, may_bind_privileged
 from .plan import LOOPBACK_NET, Expected, Plan, PlannedHost, build_plan
 from .scenario.model import Scenario
+from .relay.transcript import TranscriptLog
 from .services import Services
 from .smtp.server import SmtpListener
 from .store import MailStore
@@ -173,6 +174,8 @@ class Lab:
         assert self.directory is not None
         ca = LabCA.create(self.directory / "tls", org=plan.domain)
         self.services = Services(plan, self.store, ca, self._port)
+        # Every session the lab receives is logged, like those it makes.
+        self.services.transcripts = TranscriptLog(self.directory / "transcripts")
         # The organisation's own servers ask its internal resolver, if any.
         if plan.internal is not None:
             asked = (plan.internal.host.address, self._port(53))

@@ -36,6 +36,7 @@ class Services:
     ca: LabCA
     port_of: Callable[[int], int]
     enqueue: Any = None
+    transcripts: Any = None
     smtp: dict[str, list[SmtpListener]] = field(default_factory=dict)
     _certs: dict[tuple[str, str], IssuedCert] = field(default_factory=dict)
     _address: str = ""
@@ -79,7 +80,8 @@ class Services:
                             enqueue=self.enqueue if submission else None)
         tls = None if tweaks.starttls == "missing" else self.tls(host, standard)
         listener = SmtpListener(policy, self._address, port, tls_context=tls,
-                                auth=submission, tweaks=tweaks)
+                                auth=submission, tweaks=tweaks,
+                                transcripts=self.transcripts)
         await listener.start()
         self.smtp.setdefault(host.name, []).append(listener)
         return listener.port, listener.close

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-from aiosmtpd.smtp import SMTP
 
 from lab.relay.resolver import LabResolver
-from lab.relay.transcript import Transcript, TranscriptLog
+from lab.relay.transcript import TranscriptLog
+from lab.smtp.recording import RecordingSMTP
 from lab.store import MailStore, UnsafeUserName
 
 from .facts import gather_facts
@@ -167,54 +167,19 @@ class _Busy(asyncio.Protocol):
         transport.close()
 
 
-class _Recorded(SMTP):
-    """aiosmtpd's session, with both sides copied into a transcript."""
+class _Recorded(RecordingSMTP):
+    """aiosmtpd's session for the partner, recorded, counted."""
 
     def __init__(self, server: PartnerServer, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, transcripts=server.transcripts,
+                         log_host=server.handler.hostname, **kwargs)
         self._partner = server
-        self._transcript: Transcript | None = None
-        self._in_data = False
-
-    async def push(self, status: Any) -> None:
-        text = status.decode("utf-8", "replace") if isinstance(status, bytes) \
-            else status
-        if self._transcript is not None:
-            for line in text.split("\r\n"):
-                self._transcript.add("S", line)
-        self._in_data = text.startswith("354")
-        await super().push(status)
 
     async def _handle_client(self) -> None:
-        # aiosmtpd reads every line through this reader; wrapping its
-        # readuntil is the one place that sees what the client sent.
-        peer = self.session.peer
-        transcript = Transcript(self._partner.handler.hostname,
-                                f"{peer[0]}:{peer[1]}", "inbound", time.time())
-        self._transcript = transcript
-        reader = self._reader
-        read = reader.readuntil
-        octets = 0
-
-        async def recording(separator: bytes = b"\n") -> bytes:
-            nonlocal octets
-            line = await read(separator)
-            if not self._in_data:
-                transcript.add("C", line.decode("utf-8", "replace").rstrip("\r\n"))
-            elif line == b".\r\n":
-                transcript.add("C", f"<message, {octets} octets>")
-                self._in_data, octets = False, 0
-            else:
-                octets += len(line)
-            return line
-
-        reader.readuntil = recording  # type: ignore[method-assign]
         try:
             await super()._handle_client()
         finally:
             self._partner.sessions -= 1
-            if self._partner.transcripts is not None:
-                self._partner.transcripts.write(transcript)
 
 
 class PartnerServer:

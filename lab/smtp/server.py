@@ -14,8 +14,11 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
+from ..relay.transcript import TranscriptLog
+
 from ..plan import SmtpTweaks
 from .policy import MailPolicy
+from .recording import RecordingSMTP
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +56,12 @@ _TLS_ALERT = bytes.fromhex("150303000202" "28")
 _MASKED_STARTTLS = "250-XXXXXXXA"
 
 
-class _LabSMTP(SMTP):
+class _LabSMTP(RecordingSMTP):
     """aiosmtpd's session with the lab's injected misbehaviours."""
 
     def __init__(self, listener: SmtpListener, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, transcripts=listener.transcripts,
+                         log_host=listener.policy.hostname, **kwargs)
         self._listener = listener
         self.tweaks = listener.tweaks
 
@@ -139,7 +143,7 @@ class SmtpListener:
                  tls_context: ssl.SSLContext | None = None,
                  auth: bool = False, max_sessions: int = 200,
                  idle_timeout: float = 60.0, tweaks: SmtpTweaks | None = None,
-                 ) -> None:
+                 transcripts: TranscriptLog | None = None) -> None:
         self.policy = policy
         self.host = host
         self.port = port
@@ -150,6 +154,7 @@ class SmtpListener:
         self.sessions = 0
         self.server: asyncio.AbstractServer | None = None
         self.tweaks = tweaks or SmtpTweaks()
+        self.transcripts = transcripts
 
     def _authenticate(self, server: SMTP, session: Any, envelope: Any,
                       mechanism: str, data: Any) -> AuthResult:

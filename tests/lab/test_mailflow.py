@@ -231,3 +231,25 @@ def test_kill_9_while_queued_loses_nothing(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+async def test_sessions_the_lab_receives_are_logged_both_ways(healthy_lab):
+    from checker.diagnose import diagnose
+    from checker.target import from_options
+    from lab.relay import read_transcripts
+
+    target = from_options("contoso.test", None, (), healthy_lab.state_file)
+    await diagnose(target, timeout=2.0, dns_timeout=2.0)
+
+    logs = healthy_lab.directory / "transcripts"
+    mx = list(read_transcripts(logs, "mx1.contoso.test"))
+    lines = [(side, text) for s in mx for side, text in s["lines"]]
+    assert ("C", "EHLO checker.maillab.invalid") in lines
+    assert any(side == "S" and text.startswith("220 mx1.contoso.test")
+               for side, text in lines)
+
+    # The checker's submission on 587 authenticated; the secret is not kept.
+    sub = [text for s in read_transcripts(logs, "mail.contoso.test")
+           for side, text in s["lines"] if side == "C"]
+    auth = [t for t in sub if t.upper().startswith("AUTH")]
+    assert auth and all(t.endswith("****") for t in auth)
