@@ -88,7 +88,10 @@ class Report:
 async def diagnose(target: Target, *, timeout: float = 3.0,
                    dns_timeout: float = 2.0) -> Report:
     started = time.monotonic()
-    dns = DnsClient(target.resolver[0], target.resolver[1], timeout=dns_timeout)
+    # With split DNS every answer says which view it came from.
+    view = target.view if target.internal_resolver is not None else ""
+    dns = DnsClient(target.resolver[0], target.resolver[1], timeout=dns_timeout,
+                    view=view)
 
     async def inbound() -> tuple[list[Exchange], list[Finding], list[PortResult]]:
         routing = await probe_mx(dns, target.domain)

@@ -72,6 +72,8 @@ class Answer:
     detail: str = ""
     #: Aliases followed to reach the answer (RFC 1034 section 3.6.2).
     cnames: tuple[str, ...] = ()
+    #: "internal" or "external" where the organisation has split DNS.
+    view: str = ""
 
     @property
     def definite(self) -> bool:
@@ -80,6 +82,8 @@ class Answer:
     def evidence(self) -> str:
         """One line a human can read: the question, how it was asked, the reply."""
         head = f"{self.qname} {self.rdtype} ({self.via}"
+        if self.view:
+            head = f"[{self.view} view] {head}"
         if self.truncated:
             head += ", UDP answer truncated"
         head += f", {self.elapsed_ms:.0f} ms)"
@@ -129,6 +133,8 @@ class DnsClient:
     port: int = 53
     timeout: float = 2.0
     queries: list[Answer] = field(default_factory=list)
+    #: The view this server gives, labelling every answer's evidence.
+    view: str = ""
 
     async def query(self, qname: str, rdtype: str) -> Answer:
         started = time.monotonic()
@@ -179,7 +185,7 @@ class DnsClient:
             qname=qname.rstrip(".").lower(), rdtype=rdtype, status=status,
             records=records, via=via, truncated=truncated,
             elapsed_ms=(time.monotonic() - started) * 1000, detail=detail,
-            cnames=cnames,
+            cnames=cnames, view=self.view,
         )
         log.debug("dns %s", answer.evidence())
         self.queries.append(answer)

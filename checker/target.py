@@ -46,6 +46,10 @@ class Target:
     #: The organisation's internal resolver, when it has split DNS: the
     #: checker then compares the internal view with the external one.
     internal_resolver: tuple[str, int] | None = None
+    #: The external (authoritative) server, when the checker stands inside.
+    external_resolver: tuple[str, int] | None = None
+    #: Where the checker stands: "external" (the internet) or "internal".
+    view: str = "external"
     #: Outside domains the organisation corresponds with: names the internal
     #: resolver must be able to resolve.
     outside: tuple[str, ...] = ()
@@ -60,7 +64,8 @@ class Target:
 def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
                  lab: Path | None, *, ca_file: str | None = None,
                  account: tuple[str, str] | None = None,
-                 blocklists: tuple[str, ...] | None = None) -> Target:
+                 blocklists: tuple[str, ...] | None = None,
+                 view: str = "external") -> Target:
     """Build a target; explicit options win over the lab's state file.
 
     ``blocklists`` given (even empty) replaces the state file's zones.
@@ -95,9 +100,20 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
                         name):
         raise UsageError(f"not a domain name: {domain!r}")
     internal = state.get("internal_resolver")
+    internal_at = parse_server(internal) if isinstance(internal, str) else None
+    standing = parse_server(server)
+    if view == "internal":
+        if internal_at is None:
+            raise UsageError("--view internal needs a lab (or organisation) with "
+                             "an internal resolver")
+        # Standing inside: the internal resolver answers everything, and the
+        # external server is the other view to compare with.
+        standing = internal_at
+    elif view != "external":
+        raise UsageError(f"no such view: {view!r} (internal or external)")
     return Target(
         domain=domain.rstrip(".").lower(),
-        resolver=parse_server(server),
+        resolver=standing,
         outbound=tuple(outbound) or tuple(state.get("outbound", ())),
         ports=ports,
         ca_file=ca_file or state.get("ca_file") or None,
@@ -105,8 +121,10 @@ def from_options(domain: str, resolver: str | None, outbound: tuple[str, ...],
         roles=_roles(state.get("hosts")),
         blocklists=_zones(blocklists if blocklists is not None
                           else state.get("blocklists")),
-        internal_resolver=parse_server(internal) if isinstance(internal, str)
+        internal_resolver=internal_at,
+        external_resolver=parse_server(state["resolver"]) if view == "internal"
         else None,
+        view=view,
         outside=tuple(d for d in state.get("outside") or () if isinstance(d, str)),
     )
 

@@ -336,6 +336,10 @@ def _show_lab(lab, name: str | None) -> None:  # type: ignore[no-untyped-def]
 @click.option("--account", metavar="ADDRESS",
               help="A test mailbox for the end-to-end mail-flow probe; its "
               "password comes from MAILLAB_ACCOUNT_PASSWORD.")
+@click.option("--view", type=click.Choice(["external", "internal"]),
+              default="external", show_default=True,
+              help="Where the checker stands when the organisation has split "
+              "DNS: the internet's view, or its own servers'.")
 @click.option("--blocklist", "blocklists", multiple=True,
               help="DNS blocklist zone to look the outbound addresses up in "
               "(repeatable; default: the lab's).")
@@ -344,7 +348,8 @@ def _show_lab(lab, name: str | None) -> None:  # type: ignore[no-untyped-def]
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check(domain: str, resolver: str | None, outbound: tuple[str, ...],
           lab_state: Path | None, ca_file: str | None, account: str | None,
-          blocklists: tuple[str, ...], timeout: float, as_json: bool) -> None:
+          view: str, blocklists: tuple[str, ...], timeout: float,
+          as_json: bool) -> None:
     """Diagnose DOMAIN's mail flow over the network."""
     from checker.diagnose import diagnose
     from checker.target import from_options
@@ -360,7 +365,7 @@ def check(domain: str, resolver: str | None, outbound: tuple[str, ...],
         target = from_options(domain, resolver, outbound, lab_state,
                               ca_file=ca_file,
                               account=(account, password) if account else None,
-                              blocklists=blocklists or None)
+                              blocklists=blocklists or None, view=view)
         report = asyncio.run(diagnose(target, timeout=timeout,
                                       dns_timeout=min(timeout, 2.0)))
     except CheckerError as exc:

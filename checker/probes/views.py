@@ -12,14 +12,24 @@ from ..target import Target
 
 
 def _seen(view: str, answer: Answer) -> str:
-    return f"[{view} view] {answer.evidence()}"
+    # Answers carry their view already when the clients are labelled.
+    text = answer.evidence()
+    return text if text.startswith("[") else f"[{view} view] {text}"
 
 
-async def probe_views(external: DnsClient, target: Target) -> list[Finding]:
+async def probe_views(here: DnsClient, target: Target) -> list[Finding]:
+    """Compare the view the checker stands in with the other one."""
     if target.internal_resolver is None:
         return []
-    host, port = target.internal_resolver
-    internal = DnsClient(host, port, timeout=external.timeout)
+    if target.view == "internal":
+        assert target.external_resolver is not None
+        host, port = target.external_resolver
+        internal = here
+        external = DnsClient(host, port, timeout=here.timeout, view="external")
+    else:
+        host, port = target.internal_resolver
+        external = here
+        internal = DnsClient(host, port, timeout=here.timeout, view="internal")
     results = await asyncio.gather(
         _internal_only(external, internal, target.domain),
         _forwarder(internal, target),
