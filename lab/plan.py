@@ -40,6 +40,10 @@ SRV_LABELS = {"submission": "_submission._tcp", "imap": "_imap._tcp",
 LOOPBACK_NET = 77
 
 
+#: A record's value: text, or a tuple for MX (pref, exchange) and SRV.
+RecValue = str | tuple[int, str] | tuple[int, int, int, str] | tuple[bytes, ...]
+
+
 @dataclass(frozen=True)
 class Rec:
     """One DNS record. ``value`` is text, or a tuple for MX and SRV."""
@@ -240,7 +244,7 @@ class Plan:
         self.records = [r for r in self.records if r not in gone]
         return gone
 
-    def add(self, name: str, rtype: str, value: Rec.__annotations__["value"]) -> None:
+    def add(self, name: str, rtype: str, value: RecValue) -> None:
         self.records.append(Rec(name.lower().rstrip("."), rtype, value))
 
     def replace(self, name: str, rtype: str, *values: object) -> None:

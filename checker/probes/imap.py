@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..findings import Finding
 from ..target import Account, Target
-from .starttls import PortResult, reach, secure
+from .starttls import PortResult, implicit_tls, mailbox_session, secure
 from .tcp import Connection
 
 log = logging.getLogger(__name__)
@@ -119,36 +119,25 @@ class ImapClient:
 
 async def probe_imap(target: Target, fqdn: str, address: str, standard: int,
                      implicit: bool, timeout: float) -> PortResult:
-    subject = f"{fqdn}:{standard}"
-    conn, found = await reach(target, fqdn, address, standard, timeout)
-    if conn is None:
-        return PortResult(found)
-    client = ImapClient(conn, timeout)
-    chain: tuple[bytes, ...] = ()
-    try:
-        chain = await _session(target, client, fqdn, subject, implicit, found)
-    except (TimeoutError, ConnectionError, ValueError, OSError) as exc:
-        log.debug("imap %s: session ended early: %s", subject, exc)
-        if not client.transcript:
-            found.append(Finding("imap.banner-bad", subject,
-                                 f"{subject} sends no IMAP greeting",
-                                 (conn.evidence(), f"{type(exc).__name__} {exc}")))
-    finally:
-        log.debug("imap %s (%s) transcript:\n%s", subject, address,
-                  "\n".join(client.transcript))
-        await conn.close()
-    return PortResult(found, chain)
+    found: list[Finding] = []
+
+    async def converse(client: ImapClient, subject: str) -> tuple[bytes, ...]:
+        return await _session(target, client, fqdn, subject, implicit, found)
+
+    result = await mailbox_session(target, fqdn, address, standard, timeout,
+                                   "imap", lambda c: ImapClient(c, timeout),
+                                   converse)  # type: ignore[arg-type]
+    return PortResult([*result.findings, *found], result.chain)
 
 
 async def _session(target: Target, client: ImapClient, fqdn: str, subject: str,
                    implicit: bool, found: list[Finding]) -> tuple[bytes, ...]:
     chain: tuple[bytes, ...] = ()
     if implicit:
-        handshake, problems = await secure(target, client.conn, fqdn, subject, [])
-        found += problems
-        if not handshake.ok:
+        secured = await implicit_tls(target, client.conn, fqdn, subject, found)
+        if secured is None:
             return chain
-        chain = handshake.chain
+        chain = secured
 
     greeting = await client.greeting()
     if not greeting.upper().startswith("* OK"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..findings import Finding
 from ..target import Account, Target
-from .starttls import PortResult, reach, secure
+from .starttls import PortResult, implicit_tls, mailbox_session, secure
 from .tcp import Connection
 
 log = logging.getLogger(__name__)
@@ -95,36 +95,25 @@ class Pop3Client:
 
 async def probe_pop3(target: Target, fqdn: str, address: str, standard: int,
                      implicit: bool, timeout: float) -> PortResult:
-    subject = f"{fqdn}:{standard}"
-    conn, found = await reach(target, fqdn, address, standard, timeout)
-    if conn is None:
-        return PortResult(found)
-    client = Pop3Client(conn, timeout)
-    chain: tuple[bytes, ...] = ()
-    try:
-        chain = await _session(target, client, fqdn, subject, implicit, found)
-    except (TimeoutError, ConnectionError, ValueError, OSError) as exc:
-        log.debug("pop3 %s: session ended early: %s", subject, exc)
-        if not client.transcript:
-            found.append(Finding("pop3.banner-bad", subject,
-                                 f"{subject} sends no POP3 greeting",
-                                 (conn.evidence(), f"{type(exc).__name__} {exc}")))
-    finally:
-        log.debug("pop3 %s (%s) transcript:\n%s", subject, address,
-                  "\n".join(client.transcript))
-        await conn.close()
-    return PortResult(found, chain)
+    found: list[Finding] = []
+
+    async def converse(client: Pop3Client, subject: str) -> tuple[bytes, ...]:
+        return await _session(target, client, fqdn, subject, implicit, found)
+
+    result = await mailbox_session(target, fqdn, address, standard, timeout,
+                                   "pop3", lambda c: Pop3Client(c, timeout),
+                                   converse)  # type: ignore[arg-type]
+    return PortResult([*result.findings, *found], result.chain)
 
 
 async def _session(target: Target, client: Pop3Client, fqdn: str, subject: str,
                    implicit: bool, found: list[Finding]) -> tuple[bytes, ...]:
     chain: tuple[bytes, ...] = ()
     if implicit:
-        handshake, problems = await secure(target, client.conn, fqdn, subject, [])
-        found += problems
-        if not handshake.ok:
+        secured = await implicit_tls(target, client.conn, fqdn, subject, found)
+        if secured is None:
             return chain
-        chain = handshake.chain
+        chain = secured
 
     if not status(await client.response()):
         found.append(Finding("pop3.banner-bad", subject,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..findings import Finding
 from ..target import Target
@@ -58,3 +60,46 @@ async def secure(target: Target, conn: Connection, fqdn: str, subject: str,
     problems = tls.classify(handshake, fqdn, tls.load_trust(target.ca_file), now)
     return handshake, tls.findings(subject, problems)
 
+
+
+class _Session(Protocol):
+    transcript: list[str]
+
+
+async def mailbox_session(
+        target: Target, fqdn: str, address: str, standard: int, timeout: float,
+        protocol: str, client_of: Callable[[Connection], _Session],
+        converse: Callable[[_Session, str], Awaitable[tuple[bytes, ...]]],
+) -> PortResult:
+    """One IMAP or POP3 probe: reach the port, talk, tell a silent server.
+
+    ``converse`` gets the client and the subject and returns the presented
+    certificate chain; findings go into the list behind ``found``.
+    """
+    subject = f"{fqdn}:{standard}"
+    conn, found = await reach(target, fqdn, address, standard, timeout)
+    if conn is None:
+        return PortResult(found)
+    client = client_of(conn)
+    chain: tuple[bytes, ...] = ()
+    try:
+        chain = await converse(client, subject)
+    except (TimeoutError, ConnectionError, ValueError, OSError) as exc:
+        log.debug("%s %s: session ended early: %s", protocol, subject, exc)
+        if not client.transcript:
+            found.append(Finding(f"{protocol}.banner-bad", subject,
+                                 f"{subject} sends no {protocol.upper()} greeting",
+                                 (conn.evidence(), f"{type(exc).__name__} {exc}")))
+    finally:
+        log.debug("%s %s (%s) transcript:\n%s", protocol, subject, address,
+                  "\n".join(client.transcript))
+        await conn.close()
+    return PortResult(found, chain)
+
+
+async def implicit_tls(target: Target, conn: Connection, fqdn: str, subject: str,
+                       found: list[Finding]) -> tuple[bytes, ...] | None:
+    """TLS from the first byte (993, 995): the chain, or None when it failed."""
+    handshake, problems = await secure(target, conn, fqdn, subject, [])
+    found += problems
+    return handshake.chain if handshake.ok else None
