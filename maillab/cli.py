@@ -548,7 +548,8 @@ def _queue_action(action: str):  # type: ignore[no-untyped-def]
     @click.pass_obj
     def command(lab_state: Path, next_hop: str) -> None:
         reply = _control(lab_state, {"action": action, "next_hop": next_hop})
-        out.print(f"{action}: {next_hop} ({reply['entries']} entries)")
+        n = reply["entries"]
+        out.print(f"{action}: {next_hop} ({n} {'entry' if n == 1 else 'entries'})")
 
     command.__doc__ = {"retry": "Try a next hop's waiting messages now.",
                        "suspend": "Hold a next hop's messages.",
@@ -582,8 +583,14 @@ def logs(lab_state: Path, host: str | None) -> None:
     from lab.relay import read_transcripts
 
     for session in read_transcripts(_lab_dir(lab_state) / "transcripts", host):
+        when = session.get("time")
+        if isinstance(when, (int, float)):
+            import datetime as _dt
+
+            when = _dt.datetime.fromtimestamp(when, _dt.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M:%S UTC")
         out.print(f"[bold]{session.get('host')}[/] {session.get('direction')} "
-                  f"{session.get('peer')} {session.get('time')}", highlight=False)
+                  f"{session.get('peer')} {when}", highlight=False)
         for side, text in session.get("lines", []):  # type: ignore[union-attr]
             out.print(f"  {side}: {text}", highlight=False, markup=False)
 

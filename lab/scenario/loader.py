@@ -78,6 +78,7 @@ def load_text(text: str, *, path: str = "<scenario>",
     if not isinstance(node, yaml.MappingNode):
         line = node.start_mark.line + 1 if node is not None else 1
         raise ScenarioError("a scenario is a mapping of fields", path=path, line=line)
+    _no_duplicate_keys(node, path)
     raw = _construct(node)
     raw.setdefault("name", default_name)
 
@@ -140,6 +141,25 @@ def _compose(text: str, path: str) -> yaml.Node | None:
         raise ScenarioError(f"YAML error: {exc}", path=path) from None
     except RecursionError:
         raise ScenarioError("nested too deeply for a scenario", path=path) from None
+
+
+def _no_duplicate_keys(root: yaml.Node, path: str) -> None:
+    """YAML keeps the last of two equal keys; a scenario must say it once."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise ScenarioError(f"'{key.value}' is given twice",
+                                            path=path, line=key.start_mark.line + 1,
+                                            field=key.value)
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _construct(node: yaml.Node) -> Any:

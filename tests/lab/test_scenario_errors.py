@@ -57,6 +57,9 @@ CASES = {
     "alias": (
         "version: 1\ntitle: &t t\nname: *t\nsymptoms: {complaint: c}\n" + QUESTION,
         3, None, "aliases are not allowed"),
+    "duplicate-key": (
+        "version: 1\ntitle: t\ntitle: u\nsymptoms: {complaint: c}\n" + QUESTION,
+        3, "title", "given twice"),
     "python-tag": (
         "version: 1\ntitle: !!python/object:os.system t\n"
         "symptoms: {complaint: c}\n" + QUESTION,
