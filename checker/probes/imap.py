@@ -119,15 +119,13 @@ class ImapClient:
 
 async def probe_imap(target: Target, fqdn: str, address: str, standard: int,
                      implicit: bool, timeout: float) -> PortResult:
-    found: list[Finding] = []
-
-    async def converse(client: ImapClient, subject: str) -> tuple[bytes, ...]:
+    async def converse(client: ImapClient, subject: str,
+                       found: list[Finding]) -> tuple[bytes, ...]:
         return await _session(target, client, fqdn, subject, implicit, found)
 
-    result = await mailbox_session(target, fqdn, address, standard, timeout,
-                                   "imap", lambda c: ImapClient(c, timeout),
-                                   converse)  # type: ignore[arg-type]
-    return PortResult([*result.findings, *found], result.chain)
+    return await mailbox_session(target, fqdn, address, standard, timeout,
+                                 "imap", lambda c: ImapClient(c, timeout),
+                                 converse)  # type: ignore[arg-type]
 
 
 async def _session(target: Target, client: ImapClient, fqdn: str, subject: str,

@@ -95,15 +95,13 @@ class Pop3Client:
 
 async def probe_pop3(target: Target, fqdn: str, address: str, standard: int,
                      implicit: bool, timeout: float) -> PortResult:
-    found: list[Finding] = []
-
-    async def converse(client: Pop3Client, subject: str) -> tuple[bytes, ...]:
+    async def converse(client: Pop3Client, subject: str,
+                       found: list[Finding]) -> tuple[bytes, ...]:
         return await _session(target, client, fqdn, subject, implicit, found)
 
-    result = await mailbox_session(target, fqdn, address, standard, timeout,
-                                   "pop3", lambda c: Pop3Client(c, timeout),
-                                   converse)  # type: ignore[arg-type]
-    return PortResult([*result.findings, *found], result.chain)
+    return await mailbox_session(target, fqdn, address, standard, timeout,
+                                 "pop3", lambda c: Pop3Client(c, timeout),
+                                 converse)  # type: ignore[arg-type]
 
 
 async def _session(target: Target, client: Pop3Client, fqdn: str, subject: str,

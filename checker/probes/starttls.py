@@ -69,12 +69,13 @@ class _Session(Protocol):
 async def mailbox_session(
         target: Target, fqdn: str, address: str, standard: int, timeout: float,
         protocol: str, client_of: Callable[[Connection], _Session],
-        converse: Callable[[_Session, str], Awaitable[tuple[bytes, ...]]],
+        converse: Callable[[_Session, str, list[Finding]],
+                           Awaitable[tuple[bytes, ...]]],
 ) -> PortResult:
     """One IMAP or POP3 probe: reach the port, talk, tell a silent server.
 
-    ``converse`` gets the client and the subject and returns the presented
-    certificate chain; findings go into the list behind ``found``.
+    ``converse`` gets the client, the subject and the list to add findings
+    to, and returns the presented certificate chain.
     """
     subject = f"{fqdn}:{standard}"
     conn, found = await reach(target, fqdn, address, standard, timeout)
@@ -83,7 +84,7 @@ async def mailbox_session(
     client = client_of(conn)
     chain: tuple[bytes, ...] = ()
     try:
-        chain = await converse(client, subject)
+        chain = await converse(client, subject, found)
     except (TimeoutError, ConnectionError, ValueError, OSError) as exc:
         log.debug("%s %s: session ended early: %s", protocol, subject, exc)
         if not client.transcript:
